@@ -1,0 +1,115 @@
+"""The TensorFlow path of `detloss.summary.write`: one `tf.summary.write` per call.
+
+Imported only when `write` gets `writer=None` or a `tf.summary.SummaryWriter`. Works eagerly and
+inside `tf.function` (names and layout are fixed at trace time; values, weights, total and step
+may be tensors), honours `tf.summary.record_if` and tf.summary's default step.
+"""
+
+import numbers
+import warnings
+
+from tensorboard_plugin_detloss import summary as _summary
+
+try:
+    import tensorflow as tf
+except ImportError as e:  # pragma: no cover - exercised in the no-TF environment test
+    tf = None
+    _import_error = e
+
+
+def _require_tf():
+    if tf is None:
+        raise ValueError(
+            "writer is None, which means TensorFlow's default summary writer, but TensorFlow "
+            "is not installed (%s). Pass writer=torch.utils.tensorboard.SummaryWriter(...) or "
+            "writer=detloss.summary.FileWriter(logdir), or pip install "
+            "'tensorboard-plugin-detloss[tf]'." % _import_error
+        )
+
+
+def _as_float64(arg, key, value):
+    """A scalar float64 tensor from a Python number, numpy scalar or tf tensor."""
+    if _summary._is_torch_tensor(value):
+        return tf.constant(_summary._torch_numbers(arg, [(key, value)])[key], tf.float64)
+    if isinstance(value, (bool, str, bytes)):
+        raise TypeError(
+            "%s[%r] must be a number, got %s %r" % (arg, key, type(value).__name__, value)
+        )
+    if isinstance(value, numbers.Real):
+        return tf.constant(float(value), tf.float64)
+    try:
+        tensor = tf.convert_to_tensor(value)
+    except (TypeError, ValueError) as e:
+        raise TypeError("%s[%r] must be a number, got %s" % (arg, key, type(value).__name__)) from e
+    dtype = tensor.dtype
+    if not (dtype.is_floating or dtype.is_integer) or dtype == tf.bool:
+        raise TypeError("%s[%r] must be a real number, got dtype %s" % (arg, key, dtype.name))
+    if tensor.shape.rank is not None and tensor.shape.num_elements() not in (None, 1):
+        raise ValueError(
+            "%s[%r] must be a scalar, got shape %s" % (arg, key, tensor.shape.as_list())
+        )
+    return tf.reshape(tf.cast(tensor, tf.float64), [])
+
+
+def _check_tf_step(step):
+    if step is None or tf.is_tensor(step):
+        if step is not None and not (step.dtype.is_integer):
+            raise TypeError("step must be an integer tensor, got dtype %s" % step.dtype.name)
+        return step
+    return _summary._check_step(step)
+
+
+_warned_no_writer = False
+
+
+def write(components, step, split, weights, total, name, writer):
+    _require_tf()
+    _summary._check_label("split", split)
+    _summary._check_label("name", name)
+    names = _summary._check_names(components, weights)
+    step = _check_tf_step(step)
+    layout = _summary._layout(name, split, names, total is not None)
+    order = layout.components
+    # Convert eagerly here (not in the deferred callable) so bad input raises now and
+    # nothing is written for a call that raises.
+    parts = [_as_float64("components", k, components[k]) for k in order]
+    weights = weights or {}
+    parts += [_as_float64("weights", k, weights.get(k, 1.0)) for k in order]
+    if total is not None:
+        parts.append(_as_float64("total", "total", total))
+    metadata = layout.summary_metadata().SerializeToString()
+
+    def emit():
+        return tf.summary.write(
+            tag=layout.tag, tensor=lambda: tf.stack(parts), step=step, metadata=metadata
+        )
+
+    if writer is not None:
+        with writer.as_default():
+            return emit()
+    if tf.executing_eagerly() and not tf.summary.experimental.get_step() and step is None:
+        pass  # tf.summary.write raises its own clear error below if a writer is set
+    written = emit()
+    global _warned_no_writer
+    if (
+        tf.executing_eagerly()
+        and not _warned_no_writer
+        and not _has_default_writer()
+    ):
+        _warned_no_writer = True
+        warnings.warn(
+            "detloss.summary.write(writer=None) wrote nothing: no default TensorFlow summary "
+            "writer is set. Call it inside `with tf.summary.create_file_writer(logdir)"
+            ".as_default():`, or pass writer=.",
+            stacklevel=3,
+        )
+    return written
+
+
+def _has_default_writer():
+    try:
+        from tensorflow.python.ops import summary_ops_v2
+
+        return summary_ops_v2._summary_state.writer is not None
+    except Exception:  # private API moved: do not warn
+        return True

@@ -1,0 +1,168 @@
+"""`FileWriter`: writes TensorBoard event files with neither TensorFlow nor torch.
+
+TensorBoard's own `EventFileWriter` imports `tensorboard.compat.tf`, which loads TensorFlow
+whenever it is installed; this one does not, and it writes synchronously into a buffer that
+is flushed every `flush_secs` (by a daemon thread), on `flush()`, `close()` and at exit.
+"""
+
+import atexit
+import itertools
+import os
+import socket
+import struct
+import threading
+import time
+import weakref
+
+from tensorboard.compat.proto import event_pb2
+from tensorboard_plugin_detloss._crc32c import masked_crc32c
+
+_uids = itertools.count()
+_open_writers = weakref.WeakSet()
+
+
+def _frame(data):
+    """One TFRecord: length, masked CRC of the length, data, masked CRC of the data."""
+    header = struct.pack("<Q", len(data))
+    return b"".join(
+        (
+            header,
+            struct.pack("<I", masked_crc32c(header)),
+            data,
+            struct.pack("<I", masked_crc32c(data)),
+        )
+    )
+
+
+class FileWriter:
+    """Writes events for one run directory into a new event file.
+
+    Use as a context manager, or call `close()`. Safe to share between threads.
+
+    Args:
+      logdir: the run's directory (created if missing). Local paths only.
+      flush_secs: at most this many seconds of writes sit in memory; a process killed
+        with SIGKILL loses at most that much.
+      filename_suffix: appended to the event file's name.
+    """
+
+    def __init__(self, logdir, flush_secs=10.0, filename_suffix=""):
+        logdir = os.fspath(logdir)
+        if "://" in logdir:
+            raise ValueError(
+                "logdir: FileWriter writes local paths only, got %r; for remote logdirs pass "
+                "a torch or TF summary writer as `writer`" % logdir
+            )
+        if not flush_secs > 0:
+            raise ValueError("flush_secs must be > 0, got %r" % (flush_secs,))
+        os.makedirs(logdir, exist_ok=True)
+        self.logdir = logdir
+        self.path = os.path.join(
+            logdir,
+            "events.out.tfevents.%010d.%s.%d.%d.detloss%s"
+            % (time.time(), socket.gethostname(), os.getpid(), next(_uids), filename_suffix),
+        )
+        self._flush_secs = float(flush_secs)
+        self._lock = threading.Lock()
+        self._described = set()  # tags whose metadata this file already holds
+        self._file = open(self.path, "wb")
+        self._closed = False
+        self._dirty = False
+        self._write(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2"))
+        self.flush()
+        _open_writers.add(self)
+        self._wake = threading.Event()
+        self._flusher = threading.Thread(
+            target=_flush_periodically,
+            args=(weakref.ref(self), self._wake, self._flush_secs),
+            name="detloss-flush",
+            daemon=True,
+        )
+        self._flusher.start()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _write(self, event):
+        record = _frame(event.SerializeToString())
+        with self._lock:
+            if self._closed:
+                raise ValueError("write to a closed FileWriter (%s)" % self.path)
+            self._file.write(record)
+            self._dirty = True
+
+    def add_event(self, event):
+        """Writes an `Event` proto as it is."""
+        self._write(event)
+
+    def add_summary(self, summary, step, walltime=None):
+        """Writes a `Summary` proto (e.g. from `detloss.summary.pb`) at `step`."""
+        event = event_pb2.Event(
+            wall_time=time.time() if walltime is None else float(walltime),
+            step=int(step),
+            summary=summary,
+        )
+        self._write(event)
+
+    def add_breakdown(self, layout, row, step, walltime=None):
+        """Writes one step of a breakdown; used by `detloss.summary.write`."""
+        from tensorboard_plugin_detloss.summary import _summary
+
+        with self._lock:
+            first = layout.tag not in self._described
+            self._described.add(layout.tag)
+        self.add_summary(_summary(layout, row, with_metadata=first), step, walltime)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def flush(self):
+        with self._lock:
+            if not self._closed and self._dirty:
+                self._file.flush()
+                self._dirty = False
+
+    def close(self):
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._file.flush()
+            self._file.close()
+        self._wake.set()
+        _open_writers.discard(self)
+
+    @property
+    def closed(self):
+        return self._closed
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def _flush_periodically(writer_ref, wake, interval):
+    while not wake.wait(interval):
+        writer = writer_ref()
+        if writer is None or writer.closed:
+            return
+        try:
+            writer.flush()
+        except Exception:  # never let the flusher thread raise into the interpreter
+            return
+        del writer
+
+
+@atexit.register
+def _close_all():
+    for writer in list(_open_writers):
+        try:
+            writer.close()
+        except Exception:
+            pass

@@ -1,0 +1,121 @@
+"""What a detloss time series is on disk: plugin name, tags, metadata, tensor layout.
+
+Shared by the writer (``summary``) and the reader (``reader``); see docs/FORMAT.md.
+"""
+
+import hashlib
+
+from tensorboard.compat.proto import summary_pb2
+
+from tensorboard_plugin_detloss.proto import plugin_data_pb2
+
+PLUGIN_NAME = "detloss"
+
+# The most recent value of the `version` field of `BreakdownPluginData`.
+# Readers accept every version up to this one and skip newer ones.
+PROTO_VERSION = 1
+
+# Every detloss tag starts with this, so it never collides with a user's scalar tags.
+TAG_PREFIX = "detloss/"
+
+DEFAULT_NAME = "loss"
+
+
+class Layout:
+    """The fixed shape of one series: loss name, split, ordered components, total or not."""
+
+    __slots__ = ("name", "split", "components", "has_total", "tag", "_index")
+
+    def __init__(self, name, split, components, has_total):
+        self.name = name
+        self.split = split
+        self.components = tuple(components)
+        self.has_total = bool(has_total)
+        self.tag = make_tag(name, split, self.components, self.has_total)
+        self._index = None
+
+    @property
+    def tensor_length(self):
+        return 2 * len(self.components) + (1 if self.has_total else 0)
+
+    def index(self):
+        """component name -> row, built on first use."""
+        if self._index is None:
+            self._index = {c: i for i, c in enumerate(self.components)}
+        return self._index
+
+    def plugin_data(self):
+        return plugin_data_pb2.BreakdownPluginData(
+            version=PROTO_VERSION,
+            name=self.name,
+            split=self.split,
+            components=self.components,
+            has_total=self.has_total,
+        )
+
+    def summary_metadata(self):
+        return create_summary_metadata(self)
+
+    def __eq__(self, other):
+        return isinstance(other, Layout) and self.tag == other.tag
+
+    def __hash__(self):
+        return hash(self.tag)
+
+    def __repr__(self):
+        return "Layout(%r, %r, %r, has_total=%r)" % (
+            self.name,
+            self.split,
+            self.components,
+            self.has_total,
+        )
+
+
+def _escape(part):
+    # Injective on strings: '%' and '/' are escaped, so tag parts never run together.
+    return part.replace("%", "%25").replace("/", "%2F")
+
+
+def make_tag(name, split, components, has_total):
+    """The tag of one layout: readable prefix, plus a fingerprint of the whole layout.
+
+    The fingerprint makes a tag's metadata immutable: a new layout is a new tag.
+    """
+    h = hashlib.sha1()
+    for part in (name, split, *components):
+        encoded = part.encode("utf-8")
+        h.update(b"%d:" % len(encoded))
+        h.update(encoded)
+    h.update(b"T" if has_total else b"F")
+    return "%s%s/%s/%s" % (TAG_PREFIX, _escape(name), _escape(split), h.hexdigest()[:12])
+
+
+def create_summary_metadata(layout):
+    """A `SummaryMetadata` proto for one layout (data class TENSOR, so both loaders keep it)."""
+    return summary_pb2.SummaryMetadata(
+        summary_description="detloss loss breakdown: %s / %s" % (layout.name, layout.split),
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(
+            plugin_name=PLUGIN_NAME,
+            content=layout.plugin_data().SerializeToString(),
+        ),
+        data_class=summary_pb2.DATA_CLASS_TENSOR,
+    )
+
+
+def parse_plugin_metadata(content):
+    """Parses `plugin_data.content` into a `Layout`, or None if it is not one we can read.
+
+    Returns None (rather than raising) for a newer version or a malformed payload, so one
+    odd series never takes the whole tab down.
+    """
+    if not isinstance(content, bytes):
+        raise TypeError("content must be bytes, got %s" % type(content).__name__)
+    try:
+        data = plugin_data_pb2.BreakdownPluginData.FromString(content)
+    except Exception:  # google.protobuf.message.DecodeError and friends
+        return None
+    if data.version < 1 or data.version > PROTO_VERSION:
+        return None
+    if not data.components or len(set(data.components)) != len(data.components):
+        return None
+    return Layout(data.name, data.split, data.components, data.has_total)
