@@ -1,0 +1,271 @@
+"""The TensorBoard plugin: the Loss Breakdown tab's HTTP routes and its loader.
+
+Routes (under /data/plugin/detloss/, documented in docs/API.md):
+  GET  runs                one object per (run, loss name, split)
+  GET  breakdown           one breakdown, as JSON or (format=csv) CSV
+  POST breakdown_multirun  one split of many runs, from one data-provider read
+  GET  index.js            the frontend bundle
+"""
+
+import csv
+import io
+import mimetypes
+import os
+
+from tensorboard import errors, plugin_util
+from tensorboard.backend import http_util
+from tensorboard.plugins import base_plugin
+from werkzeug import wrappers
+
+from tensorboard_plugin_detloss import metadata, reader
+
+_STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
+_MAX_PARAM_LENGTH = 100_000
+
+
+class DetlossPlugin(base_plugin.TBPlugin):
+    plugin_name = metadata.PLUGIN_NAME
+
+    def __init__(self, context):
+        self._data_provider = context.data_provider
+
+    def is_active(self):
+        return False  # The tab is enabled by the data: `data_plugin_names` meets `list_plugins`.
+
+    def frontend_metadata(self):
+        return base_plugin.FrontendMetadata(es_module_path="/index.js", tab_name="Loss Breakdown")
+
+    def get_plugin_apps(self):
+        return {
+            "/index.js": self._serve_static,
+            "/static/*": self._serve_static,
+            "/runs": self._serve_runs,
+            "/breakdown": self._serve_breakdown,
+            "/breakdown_multirun": self._serve_breakdown_multirun,
+        }
+
+    # -- routes ------------------------------------------------------------------------------
+
+    @wrappers.Request.application
+    def _serve_static(self, request):
+        name = request.path.rsplit("/", 1)[-1]
+        path = os.path.realpath(os.path.join(_STATIC_DIR, name))
+        if (
+            os.path.dirname(path) != os.path.realpath(_STATIC_DIR)
+            or not os.path.isfile(path)
+        ):
+            return _error(request, "no static file %r" % name, 404)
+        content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        if path.endswith(".js"):
+            content_type = "text/javascript"
+        with open(path, "rb") as f:
+            return http_util.Respond(request, f.read(), content_type)
+
+    @wrappers.Request.application
+    def _serve_runs(self, request):
+        ctx, experiment = plugin_util.context(request.environ), plugin_util.experiment_id(
+            request.environ
+        )
+        series = reader.list_series(self._data_provider, ctx, experiment)
+        body = [
+            {
+                "run": key.run,
+                "name": key.name,
+                "split": key.split,
+                "components": _components_of(layouts),
+                "source": "detloss",
+            }
+            for key, layouts in sorted(series.items())
+        ]
+        return http_util.Respond(request, body, "application/json")
+
+    @wrappers.Request.application
+    def _serve_breakdown(self, request):
+        if request.method != "GET":
+            return _error(request, "breakdown takes GET", 405)
+        try:
+            run = _param(request.args, "run", required=True)
+            split = _param(request.args, "split", required=True)
+            name = _param(request.args, "name")
+            fmt = _param(request.args, "format") or "json"
+            if fmt not in ("json", "csv"):
+                raise errors.InvalidArgumentError(
+                    "format must be 'json' or 'csv', got %r" % fmt
+                )
+            ctx = plugin_util.context(request.environ)
+            experiment = plugin_util.experiment_id(request.environ)
+            series = reader.list_series(self._data_provider, ctx, experiment)
+            key = _resolve(series, run, split, name)
+            breakdown = reader.read_breakdowns(
+                self._data_provider, ctx, experiment, [key], series
+            )[key]
+        except errors.PublicError as e:
+            return _error(request, str(e), e.http_code)
+        if fmt == "csv":
+            return http_util.Respond(request, to_csv(breakdown), "text/csv")
+        return http_util.Respond(request, to_json(breakdown), "application/json")
+
+    @wrappers.Request.application
+    def _serve_breakdown_multirun(self, request):
+        if request.method != "POST":
+            return _error(request, "breakdown_multirun takes POST with form fields", 405)
+        try:
+            runs = request.form.getlist("runs")
+            if not runs:
+                raise errors.InvalidArgumentError("missing form field 'runs' (repeat it per run)")
+            for run in runs:
+                _check_length("runs", run)
+            split = _param(request.form, "split", required=True)
+            name = _param(request.form, "name")
+            ctx = plugin_util.context(request.environ)
+            experiment = plugin_util.experiment_id(request.environ)
+            series = reader.list_series(self._data_provider, ctx, experiment)
+            known_runs = {k.run for k in series}
+            unknown = [r for r in dict.fromkeys(runs) if r not in known_runs]
+            if unknown:
+                raise errors.NotFoundError(
+                    "no detloss data for run(s): %s" % ", ".join(repr(r) for r in unknown)
+                )
+            keys = []
+            for run in dict.fromkeys(runs):
+                try:
+                    keys.append(_resolve(series, run, split, name))
+                except errors.NotFoundError:
+                    continue  # this run does not log that split/name: leave it out
+            breakdowns = reader.read_breakdowns(
+                self._data_provider, ctx, experiment, keys, series
+            )
+        except errors.PublicError as e:
+            return _error(request, str(e), e.http_code)
+        body = {key.run: to_json(b) for key, b in breakdowns.items()}
+        return http_util.Respond(request, body, "application/json")
+
+
+class DetlossLoader(base_plugin.TBLoader):
+    """Gives detloss data a keep-everything sampling default, then loads the plugin.
+
+    Out of the box TensorBoard keeps 10 (multiplexer) or 100 (data server) points per tag
+    for a third-party plugin's tensors. `fix_flags` runs before either loader is built and
+    both read `flags.samples_per_plugin`; an explicit `--samples_per_plugin detloss=N` wins.
+    """
+
+    def fix_flags(self, flags):
+        samples = getattr(flags, "samples_per_plugin", None)
+        if isinstance(samples, dict):
+            samples.setdefault(metadata.PLUGIN_NAME, 0)
+        elif samples is None or samples == "":
+            flags.samples_per_plugin = {metadata.PLUGIN_NAME: 0}
+
+    def load(self, context):
+        return DetlossPlugin(context)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _error(request, message, code):
+    return http_util.Respond(request, message, "text/plain", code=code)
+
+
+def _check_length(field, value):
+    if len(value) > _MAX_PARAM_LENGTH:
+        raise errors.InvalidArgumentError(
+            "%s is %d characters long; the limit is %d" % (field, len(value), _MAX_PARAM_LENGTH)
+        )
+
+
+def _param(args, field, required=False):
+    values = args.getlist(field)
+    if len(values) > 1:
+        raise errors.InvalidArgumentError("%s given %d times; give it once" % (field, len(values)))
+    if not values:
+        if required:
+            raise errors.InvalidArgumentError("missing parameter %r" % field)
+        return None
+    _check_length(field, values[0])
+    return values[0]
+
+
+def _components_of(layouts):
+    components = []
+    for _, layout in layouts:
+        for c in layout.components:
+            if c not in components:
+                components.append(c)
+    return components
+
+
+def _resolve(series, run, split, name):
+    """The SeriesKey for a request, or NotFound/InvalidArgument naming what is missing."""
+    names = sorted({k.name for k in series if k.run == run})
+    if not names:
+        raise errors.NotFoundError("no detloss data for run %r" % run)
+    if name is None:
+        if metadata.DEFAULT_NAME in names:
+            name = metadata.DEFAULT_NAME
+        elif len(names) == 1:
+            name = names[0]
+        else:
+            raise errors.InvalidArgumentError(
+                "run %r logs several losses (%s); pass name="
+                % (run, ", ".join(repr(n) for n in names))
+            )
+    elif name not in names:
+        raise errors.NotFoundError(
+            "run %r has no loss named %r (it has %s)"
+            % (run, name, ", ".join(repr(n) for n in names))
+        )
+    key = reader.SeriesKey(run, name, split)
+    if key not in series:
+        splits = sorted({k.split for k in series if k.run == run and k.name == name})
+        raise errors.NotFoundError(
+            "run %r, loss %r has no split %r (it has %s)"
+            % (run, name, split, ", ".join(repr(s) for s in splits))
+        )
+    return key
+
+
+def _column(array, present):
+    """A JSON-ready list: floats (NaN/Inf stay floats; Respond encodes them) and None where absent."""
+    return [v if p else None for v, p in zip(array.tolist(), present.tolist())]
+
+
+def to_json(breakdown):
+    b = breakdown
+    return {
+        "run": b.key.run,
+        "name": b.key.name,
+        "split": b.key.split,
+        "components": list(b.components),
+        "steps": b.steps.tolist(),
+        "wall_times": b.wall_times.tolist(),
+        "values": {c: _column(b.values[c], b.present[c]) for c in b.components},
+        "weights": {c: _column(b.weights[c], b.present[c]) for c in b.components},
+        "total": None if b.total is None else _column(b.total, b.total_present),
+    }
+
+
+def _csv_text(s):
+    # A cell a spreadsheet would read as a formula is prefixed with a quote.
+    return "'" + s if s[:1] in ("=", "+", "-", "@", "\t", "\r") else s
+
+
+def to_csv(breakdown):
+    """step, wall_time, then value and weight per component, then total (empty = absent)."""
+    b = breakdown
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    header = ["step", "wall_time"]
+    for c in b.components:
+        header += [_csv_text("%s value" % c), _csv_text("%s weight" % c)]
+    header.append("total")
+    w.writerow(header)
+    columns = []
+    for c in b.components:
+        columns += [_column(b.values[c], b.present[c]), _column(b.weights[c], b.present[c])]
+    columns.append(
+        _column(b.total, b.total_present) if b.total is not None else [None] * len(b.steps)
+    )
+    for i, (step, wall) in enumerate(zip(b.steps.tolist(), b.wall_times.tolist())):
+        w.writerow([step, repr(wall)] + ["" if col[i] is None else repr(col[i]) for col in columns])
+    return out.getvalue()
