@@ -1,0 +1,34 @@
+# Sourced by scripts/demo.sh and scripts/test.sh: a virtualenv in .venv (or $DETLOSS_VENV)
+# with this package installed in editable mode, and helpers for the rest.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${DETLOSS_VENV:-$ROOT/.venv}"
+PY="$VENV/bin/python"
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
+
+say() { printf '\033[1m[detloss]\033[0m %s\n' "$*" >&2; }
+
+ensure_venv() {
+  if [ ! -x "$PY" ]; then
+    say "creating virtualenv $VENV"
+    python3 -m venv "$VENV"
+  fi
+}
+
+pip_install() {
+  "$PY" -m pip install -q "$@"
+}
+
+install_package() {  # $1: extras, e.g. "[tf]"
+  ensure_venv
+  say "installing tensorboard-plugin-detloss$1 (editable) into $VENV"
+  pip_install -e "$ROOT$1"
+}
+
+install_chromium() {
+  if [ -x /usr/bin/chromium ]; then return; fi
+  say "installing Debian's chromium (browser tests)"
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
+}

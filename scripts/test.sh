@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The test command, from a fresh clone: installs everything, checks generated files, runs pytest.
+#   bash scripts/test.sh [pytest args]
+set -euo pipefail
+source "$(dirname "$0")/_setup.sh"
+cd "$ROOT"
+
+install_package "[tf]"
+say "installing test requirements"
+pip_install -r requirements-dev.txt
+install_chromium
+
+# Generated files must match their sources (a mismatch fails under CI=true, warns locally).
+stale=""
+say "building the frontend bundle (npm ci, type check, build)"
+(cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run --silent check && npm run --silent build)
+git diff --quiet -- tensorboard_plugin_detloss/static || stale="$stale tensorboard_plugin_detloss/static"
+say "regenerating the _pb2 module"
+bash scripts/gen_proto.sh
+git diff --quiet -- tensorboard_plugin_detloss/proto || stale="$stale tensorboard_plugin_detloss/proto"
+if [ -n "$stale" ]; then
+  say "generated files differ from what is committed:$stale (commit the regenerated files)"
+  git --no-pager diff --stat -- $stale >&2
+  if [ "${CI:-}" = "true" ]; then exit 1; fi
+fi
+
+say "running pytest"
+set +e
+"$PY" -m pytest "$@"
+rc=$?
+set -e
+if [ "$rc" = 5 ]; then
+  say "pytest collected no tests: failing"
+  exit 1
+fi
+exit "$rc"
