@@ -1,0 +1,65 @@
+"""Shared fixtures: one logdir written by every real writer, and real TensorBoard processes."""
+
+import json
+import os
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+import logdirs  # noqa: E402
+from tb_process import TensorBoard  # noqa: E402
+
+LOADERS = [pytest.param(False, id="load_fast=false"), pytest.param(True, id="load_fast=true")]
+
+
+@pytest.fixture(scope="session")
+def written(tmp_path_factory):
+    """(logdir, Expected): every writer's runs, written once per test session."""
+    logdir = tmp_path_factory.mktemp("logs") / "logdir"
+    logdir.mkdir()
+    expected = logdirs.Expected()
+    logdirs.write_torch_run(str(logdir), expected)
+    logdirs.write_tensorboardx_run(str(logdir), expected)
+    logdirs.write_filewriter_run(str(logdir), expected)
+    logdirs.write_xss_run(str(logdir), expected)
+    logdirs.write_tf_runs(str(logdir), expected)
+    logdirs.write_big_run(str(logdir), expected)
+    return str(logdir), expected
+
+
+def start_tensorboard(logdir, load_fast, expected):
+    """A TensorBoard on `logdir` that has loaded every expected point (or a clear failure)."""
+    tb = TensorBoard(logdir, load_fast).wait_ready()
+    deadline = time.time() + 240
+    want = {key: len(points) for key, points in expected.points.items()}
+    while True:
+        status, _, body = tb.request("/data/plugin/detloss/runs")
+        have = {}
+        if status == 200:
+            for item in json.loads(body):
+                have[(item["run"], item["name"], item["split"])] = item
+        missing = [k for k in want if k not in have]
+        if not missing:
+            # The runs are listed; wait until the longest series is complete too.
+            longest = max(want, key=want.get)
+            status, _, body = tb.request(
+                "/data/plugin/detloss/breakdown?" + _query(longest), timeout=120
+            )
+            if status == 200 and len(json.loads(body)["steps"]) >= want[longest]:
+                return tb
+        if time.time() > deadline:
+            tb.stop()
+            raise AssertionError(
+                "TensorBoard (load_fast=%s) did not load all data; missing %s\n%s"
+                % (load_fast, missing, tb.log_text()[-3000:])
+            )
+        time.sleep(1)
+
+
+def _query(key):
+    from urllib.parse import urlencode
+
+    return urlencode({"run": key[0], "name": key[1], "split": key[2]})

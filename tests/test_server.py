@@ -1,0 +1,171 @@
+"""The HTTP API against a real `tensorboard` process, under both loaders.
+
+Event files come from the real writers (torch, tensorboardX, detloss FileWriter, TF eager and
+tf.function); every logged step, value, weight and total must come back exactly.
+"""
+
+import csv
+import io
+import json
+from urllib.parse import urlencode
+
+import pytest
+
+from conftest import LOADERS, start_tensorboard
+from logdirs import XSS_RUN, json_equal
+
+BASE = "/data/plugin/detloss"
+
+
+@pytest.fixture(scope="module", params=LOADERS)
+def server(request, written):
+    logdir, expected = written
+    tb = start_tensorboard(logdir, request.param, expected)
+    yield tb, expected
+    tb.stop()
+
+
+def get_json(tb, path):
+    status, content_type, body = tb.request(path)
+    assert status == 200, (path, status, body)
+    assert content_type.startswith("application/json")
+    return json.loads(body)
+
+
+def test_tab_is_listed_and_enabled_by_data(server):
+    tb, _ = server
+    listing = get_json(tb, "/data/plugins_listing")
+    assert listing["detloss"]["tab_name"] == "Loss Breakdown"
+    assert listing["detloss"]["enabled"] is True
+    assert listing["detloss"]["loading_mechanism"] == {
+        "type": "IFRAME", "module_path": "/data/plugin/detloss/index.js"
+    } or listing["detloss"]["loading_mechanism"]["type"] == "IFRAME"
+
+
+def test_runs_lists_every_series(server):
+    tb, expected = server
+    runs = get_json(tb, BASE + "/runs")
+    got = {(r["run"], r["name"], r["split"]): r for r in runs}
+    assert set(got) == set(expected.points)
+    for key, item in got.items():
+        assert item["source"] == "detloss"
+        assert item["components"] == expected.breakdown(key)["components"], key
+    assert runs == sorted(runs, key=lambda r: (r["run"], r["name"], r["split"]))
+
+
+@pytest.mark.parametrize(
+    "run",
+    ["torch_writer", "tbx_writer", "file_writer", "tf_eager", "tf_function", XSS_RUN, "big"],
+)
+def test_breakdown_round_trips_exactly(server, run):
+    tb, expected = server
+    keys = [k for k in expected.points if k[0] == run]
+    assert keys
+    for key in keys:
+        body = get_json(tb, BASE + "/breakdown?" + urlencode(
+            {"run": key[0], "split": key[2], "name": key[1]}))
+        want = expected.breakdown(key)
+        assert len(body["wall_times"]) == len(body["steps"])
+        body = {k: v for k, v in body.items() if k != "wall_times"}
+        assert body.keys() == want.keys()
+        for field in want:
+            assert json_equal(body[field], want[field]), (key, field)
+
+
+def test_schedule_and_component_added_mid_run(server):
+    tb, _ = server
+    body = get_json(tb, BASE + "/breakdown?run=torch_writer&split=train")
+    assert body["components"] == ["box", "cls", "dfl", "l1"]
+    assert body["values"]["l1"][:40] == [None] * 40
+    assert body["values"]["l1"][40:] == [0.125] * 20
+    assert body["weights"]["cls"][:3] == [0.5, 0.51, 0.52]
+    val = get_json(tb, BASE + "/breakdown?run=torch_writer&split=val")
+    assert val["steps"] == [9, 19, 29, 39, 49, 59]
+    assert val["total"] is None
+
+
+def test_big_series_keeps_every_step(server):
+    tb, _ = server
+    body = get_json(tb, BASE + "/breakdown?run=big&split=train")
+    assert body["steps"] == list(range(100_000))
+
+
+def test_name_defaults_to_loss(server):
+    tb, _ = server
+    body = get_json(tb, BASE + "/breakdown?run=file_writer&split=train")
+    assert body["name"] == "loss"
+    aux = get_json(tb, BASE + "/breakdown?run=file_writer&split=train&name=aux_loss")
+    assert aux["components"] == ["aux_cls"]
+    assert aux["weights"]["aux_cls"] == [0.5] * 20
+
+
+def test_csv_has_the_same_numbers(server):
+    tb, expected = server
+    status, content_type, body = tb.request(BASE + "/breakdown?run=tf_function&split=train&format=csv")
+    assert status == 200 and content_type.startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(body.decode())))
+    assert rows[0] == ["step", "wall_time", "box value", "box weight", "cls value",
+                       "cls weight", "total"]
+    want = expected.breakdown(("tf_function", "loss", "train"))
+    assert [int(r[0]) for r in rows[1:]] == want["steps"]
+    assert [float(r[2]) for r in rows[1:]] == want["values"]["box"]
+    assert [float(r[6]) for r in rows[1:]] == want["total"]
+
+
+def test_multirun_one_split_many_runs(server):
+    tb, expected = server
+    runs = ["torch_writer", "tbx_writer", "tf_eager", "file_writer"]
+    status, _, body = tb.request(BASE + "/breakdown_multirun",
+                                 data=[("runs", r) for r in runs] + [("split", "val")])
+    assert status == 200
+    body = json.loads(body)
+    # file_writer logs no val split: it is left out, not an error.
+    assert set(body) == {"torch_writer", "tbx_writer", "tf_eager"}
+    for run, breakdown in body.items():
+        want = expected.breakdown((run, "loss", "val"))
+        assert breakdown["steps"] == want["steps"]
+        assert json_equal(breakdown["values"], want["values"])
+
+
+@pytest.mark.parametrize(
+    "path, status, message",
+    [
+        ("/breakdown?run=nope&split=train", 404, "no detloss data for run 'nope'"),
+        ("/breakdown?run=torch_writer&split=test", 404, "has no split 'test'"),
+        ("/breakdown?run=torch_writer&split=train&name=aux", 404, "has no loss named 'aux'"),
+        ("/breakdown?run=torch_writer", 400, "missing parameter 'split'"),
+        ("/breakdown?split=train", 400, "missing parameter 'run'"),
+        ("/breakdown?run=torch_writer&run=x&split=train", 400, "run given 2 times"),
+        ("/breakdown?run=torch_writer&split=train&format=xml", 400, "format must be"),
+        ("/breakdown?run=%ff%fe&split=train", 404, "no detloss data"),
+        ("/breakdown_multirun", 405, "POST"),
+        ("/static/..%2fplugin.py", 404, "no static file"),
+        ("/nothing_here", 404, ""),
+    ],
+)
+def test_bad_requests_get_4xx_naming_the_problem(server, path, status, message):
+    tb, _ = server
+    got_status, content_type, body = tb.request(BASE + path)
+    assert got_status == status, body
+    assert message in body.decode("utf-8", "replace")
+
+
+def test_bad_multirun_requests(server):
+    tb, _ = server
+    cases = [
+        ([("split", "train")], 400, "missing form field 'runs'"),
+        ([("runs", "torch_writer")], 400, "missing parameter 'split'"),
+        ([("runs", "torch_writer"), ("runs", "ghost"), ("split", "train")], 404, "'ghost'"),
+    ]
+    for data, status, message in cases:
+        got_status, _, body = tb.request(BASE + "/breakdown_multirun", data=data)
+        assert got_status == status, body
+        assert message in body.decode()
+
+
+def test_frontend_bundle_is_served(server):
+    tb, _ = server
+    status, content_type, body = tb.request(BASE + "/index.js")
+    assert status == 200
+    assert content_type.startswith("text/javascript")
+    assert b"export" in body and b"render" in body
