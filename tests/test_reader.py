@@ -1,0 +1,100 @@
+"""The reader's merge rules, and the routes in-process (multiplexer data provider, werkzeug client)."""
+
+import json
+import os
+import time
+
+import numpy as np
+from tensorboard.backend import application
+from tensorboard.backend.event_processing import data_provider as mux_provider
+from tensorboard.backend.event_processing import plugin_event_multiplexer as mux
+from tensorboard.data import provider
+from tensorboard.plugins import base_plugin
+from werkzeug import test as werkzeug_test
+
+import tensorboard_plugin_detloss as detloss
+from tensorboard_plugin_detloss import metadata, plugin, reader
+
+
+def datum(step, wall, values):
+    return provider.TensorDatum(step=step, wall_time=wall, numpy=np.array(values, np.float64))
+
+
+KEY = reader.SeriesKey("run", "loss", "train")
+
+
+def test_latest_write_of_a_step_wins_and_layouts_merge():
+    ab = metadata.Layout("loss", "train", ["a", "b"], False)
+    abc = metadata.Layout("loss", "train", ["a", "b", "c"], True)
+    parts = [
+        (ab, [datum(0, 1.0, [1, 2, 1, 1]), datum(1, 2.0, [3, 4, 1, 1]),
+              datum(2, 3.0, [5, 6, 1, 1])]),
+        # A restarted job re-logs step 2 with a new layout, later in wall time.
+        (abc, [datum(2, 10.0, [7, 8, 9, 1, 1, 2, 99]), datum(3, 11.0, [1, 1, 1, 1, 1, 1, 5])]),
+    ]
+    b = reader.assemble(KEY, parts)
+    assert b.components == ["a", "b", "c"]
+    assert b.steps.tolist() == [0, 1, 2, 3]
+    assert b.values["a"].tolist() == [1, 3, 7, 1]
+    assert b.present["c"].tolist() == [False, False, True, True]
+    assert b.weights["c"][2] == 2.0
+    assert b.total_present.tolist() == [False, False, True, True]
+    assert b.total[2] == 99
+
+
+def test_malformed_points_are_skipped_and_counted():
+    ab = metadata.Layout("loss", "train", ["a", "b"], False)
+    b = reader.assemble(KEY, [(ab, [datum(0, 1.0, [1, 2, 1, 1]), datum(1, 2.0, [1, 2, 3])])])
+    assert b.steps.tolist() == [0] and b.skipped == 1
+
+
+def test_empty_series_assembles_to_empty_breakdown():
+    ab = metadata.Layout("loss", "train", ["a", "b"], False)
+    b = reader.assemble(KEY, [(ab, [])])
+    assert b.steps.tolist() == [] and b.total is None
+
+
+def _client(logdir):
+    multiplexer = mux.EventMultiplexer(tensor_size_guidance={metadata.PLUGIN_NAME: 0})
+    multiplexer.AddRunsFromDirectory(logdir)
+    multiplexer.Reload()
+    context = base_plugin.TBContext(
+        logdir=logdir,
+        data_provider=mux_provider.MultiplexerDataProvider(multiplexer, logdir),
+    )
+    app = application.TensorBoardWSGI([plugin.DetlossLoader().load(context)])
+    return werkzeug_test.Client(app)
+
+
+def test_routes_in_process(tmp_path):
+    logdir = str(tmp_path)
+    with detloss.summary.FileWriter(os.path.join(logdir, "r1")) as w:
+        for step in range(5):
+            detloss.summary.write({"box": step + 0.5}, step=step, writer=w,
+                                  walltime=time.time())
+    client = _client(logdir)
+    runs = client.get("/data/plugin/detloss/runs")
+    assert runs.status_code == 200
+    assert json.loads(runs.get_data()) == [
+        {"run": "r1", "name": "loss", "split": "train", "components": ["box"], "source": "detloss"}
+    ]
+    body = json.loads(client.get("/data/plugin/detloss/breakdown?run=r1&split=train").get_data())
+    assert body["values"]["box"] == [0.5, 1.5, 2.5, 3.5, 4.5]
+    assert body["total"] is None
+    assert client.get("/data/plugin/detloss/breakdown?run=r2&split=train").status_code == 404
+    assert client.post("/data/plugin/detloss/breakdown").status_code == 405
+    multi = client.post("/data/plugin/detloss/breakdown_multirun",
+                        data={"runs": ["r1"], "split": "train"})
+    assert multi.status_code == 200 and list(json.loads(multi.get_data())) == ["r1"]
+
+
+def test_loader_keeps_every_point_unless_the_user_says_otherwise():
+    class Flags:
+        samples_per_plugin = {}
+
+    flags = Flags()
+    plugin.DetlossLoader().fix_flags(flags)
+    assert flags.samples_per_plugin == {"detloss": 0}
+    flags.samples_per_plugin = {"detloss": 50, "images": 3}
+    plugin.DetlossLoader().fix_flags(flags)
+    assert flags.samples_per_plugin == {"detloss": 50, "images": 3}
