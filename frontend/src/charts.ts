@@ -44,6 +44,17 @@ function rangeWithZero(_u: uPlot, min: number | null, max: number | null): uPlot
   return uPlot.rangeNum(lo, hi, 0.05, true);
 }
 
+/** uPlot's automatic range, except that a flat series gets a readable one (not 0..100). */
+function flatSafeRange(_u: uPlot, min: number | null, max: number | null): uPlot.Range.MinMax {
+  if (min === null || max === null) return [0, 1];
+  if (min === max) {
+    if (min === 0) return [0, 1];
+    const d = Math.abs(min) * 0.5;
+    return [min - d, max + d];
+  }
+  return uPlot.rangeNum(min, max, 0.1, true);
+}
+
 function finiteOrGap(col: Column): (number | null | undefined)[] {
   return col.map(plotValue);
 }
@@ -136,5 +147,7 @@ export function componentChart(
       value: (_u, _v, _si, idx) => (idx === null ? "—" : formatNumber(raw[idx])),
     });
   });
-  return new uPlot({ ...baseOpts(width, COMPONENT_HEIGHT, "value"), series }, data, target);
+  const opts: uPlot.Options = { ...baseOpts(width, COMPONENT_HEIGHT, "value"), series };
+  opts.scales = { x: { time: false }, y: { range: flatSafeRange } };
+  return new uPlot(opts, data, target);
 }

@@ -13,7 +13,7 @@ import appCss from "./style.css";
 
 const PYTORCH_EXAMPLE = 'detloss.summary.write({"box": box, "cls": cls}, step=step, writer=writer)';
 const TF_EXAMPLE =
-  'with tf.summary.create_file_writer(logdir).as_default(): detloss.summary.write({"box": box, "cls": cls}, step=step)';
+  'with tf.summary.create_file_writer(logdir).as_default():\n    detloss.summary.write({"box": box, "cls": cls}, step=step)';
 
 interface Selection {
   run: string;
@@ -168,8 +168,7 @@ class App {
     this.renderRunList();
     if (this.groups.length === 0) {
       this.selection = null;
-      this.clearCharts();
-      this.view.hidden = true;
+      this.hideView();
       this.showEmpty();
       return;
     }
@@ -262,6 +261,7 @@ class App {
     this.showStatus("Loading…");
     if (choice.stack === null) {
       this.showStatus("");
+      this.hideView();
       this.showError("This run has no split for this loss.");
       return;
     }
@@ -273,6 +273,7 @@ class App {
     } catch (e) {
       if (generation !== this.generation) return;
       this.showStatus("");
+      this.hideView();
       this.showError(`Could not load ${group.run}: ${messageOf(e)}`);
       return;
     }
@@ -280,17 +281,25 @@ class App {
     const breakdowns = answers.map((a) => a.get(group.run)).filter((b): b is Breakdown => b !== undefined);
     this.showStatus("");
     if (breakdowns.length === 0 || breakdowns[0]!.split !== choice.stack) {
+      this.hideView();
       this.showError(`The server has no data for run ${group.run}, split ${choice.stack} any more: reload the runs.`);
       return;
     }
     try {
       this.draw(group, name, breakdowns);
     } catch (e) {
+      this.hideView();
       this.showError(`Could not draw ${group.run}: ${messageOf(e)}`);
     }
   }
 
   // -- charts -----------------------------------------------------------------------------
+
+  /** Removes the charts of the previous selection (after an error they would mislead). */
+  private hideView(): void {
+    this.clearCharts();
+    this.view.hidden = true;
+  }
 
   private clearCharts(): void {
     for (const d of this.drawn) d.plot.destroy();
@@ -305,7 +314,7 @@ class App {
     this.view.hidden = false;
     this.title.textContent = group.run;
     this.subtitle.textContent = `loss: ${name} · splits: ${breakdowns.map((b) => b.split).join(", ")}`;
-    this.stackCaption.textContent = `(${main.split}, ${main.steps.length} steps)`;
+    this.stackCaption.textContent = `(${main.split}, ${main.steps.length.toLocaleString("en-US")} steps)`;
     this.componentsCaption.textContent = `(${breakdowns.map((b) => b.split).join(" vs ")})`;
 
     const components: string[] = [];
