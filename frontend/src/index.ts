@@ -88,7 +88,6 @@ class App {
     ),
   );
 
-  private series: SeriesInfo[] = [];
   private groups: RunGroup[] = [];
   private selection: Selection | null = null;
   private buttons = new Map<string, HTMLButtonElement>();
@@ -162,7 +161,6 @@ class App {
       return;
     }
     if (generation !== this.generation) return;
-    this.series = series;
     this.groups = groupRuns(series);
     this.showStatus("");
     this.renderRunList();
