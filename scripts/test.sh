@@ -12,8 +12,8 @@ install_chromium
 
 # Generated files must match their sources (a mismatch fails under CI=true, warns locally).
 stale=""
-say "building the frontend bundle (npm ci, type check, build)"
-(cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run --silent check && npm run --silent build)
+say "frontend: npm ci, type check, unit tests, build"
+(cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run --silent check && npm run --silent test >/dev/null && npm run --silent build)
 git diff --quiet -- tensorboard_plugin_detloss/static || stale="$stale tensorboard_plugin_detloss/static"
 say "regenerating the _pb2 module"
 bash scripts/gen_proto.sh
