@@ -87,8 +87,6 @@ def write(components, step, split, weights, total, name, writer):
     if writer is not None:
         with writer.as_default():
             return emit()
-    if tf.executing_eagerly() and not tf.summary.experimental.get_step() and step is None:
-        pass  # tf.summary.write raises its own clear error below if a writer is set
     written = emit()
     global _warned_no_writer
     if (

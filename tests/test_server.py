@@ -39,7 +39,7 @@ def test_tab_is_listed_and_enabled_by_data(server):
     assert listing["detloss"]["enabled"] is True
     assert listing["detloss"]["loading_mechanism"] == {
         "type": "IFRAME", "module_path": "/data/plugin/detloss/index.js"
-    } or listing["detloss"]["loading_mechanism"]["type"] == "IFRAME"
+    }
 
 
 def test_runs_lists_every_series(server):
