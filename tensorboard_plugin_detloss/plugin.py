@@ -87,6 +87,7 @@ class DetlossPlugin(base_plugin.TBPlugin):
             run = _param(request.args, "run", required=True)
             split = _param(request.args, "split", required=True)
             name = _param(request.args, "name")
+            max_points = _max_points(request.args)
             fmt = _param(request.args, "format") or "json"
             if fmt not in ("json", "csv"):
                 raise errors.InvalidArgumentError(
@@ -101,6 +102,7 @@ class DetlossPlugin(base_plugin.TBPlugin):
             )[key]
         except errors.PublicError as e:
             return _error(request, str(e), e.http_code)
+        breakdown = _for_display(breakdown, max_points)
         if fmt == "csv":
             return http_util.Respond(request, to_csv(breakdown), "text/csv")
         return http_util.Respond(request, to_json(breakdown), "application/json")
@@ -117,6 +119,7 @@ class DetlossPlugin(base_plugin.TBPlugin):
                 _check_length("runs", run)
             split = _param(request.form, "split", required=True)
             name = _param(request.form, "name")
+            max_points = _max_points(request.form)
             ctx = plugin_util.context(request.environ)
             experiment = plugin_util.experiment_id(request.environ)
             series = reader.list_series(self._data_provider, ctx, experiment)
@@ -137,7 +140,7 @@ class DetlossPlugin(base_plugin.TBPlugin):
             )
         except errors.PublicError as e:
             return _error(request, str(e), e.http_code)
-        body = {key.run: to_json(b) for key, b in breakdowns.items()}
+        body = {key.run: to_json(_for_display(b, max_points)) for key, b in breakdowns.items()}
         return http_util.Respond(request, body, "application/json")
 
 
@@ -184,6 +187,26 @@ def _param(args, field, required=False):
         return None
     _check_length(field, values[0])
     return values[0]
+
+
+def _max_points(args):
+    text = _param(args, "max_points")
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise errors.InvalidArgumentError("max_points must be an integer, got %r" % text[:100])
+    if value < 2:
+        raise errors.InvalidArgumentError("max_points must be at least 2, got %d" % value)
+    return value
+
+
+def _for_display(breakdown, max_points):
+    """`breakdown`, downsampled to at most `max_points` steps if asked (extremes kept)."""
+    if max_points is None or len(breakdown.steps) <= max_points:
+        return breakdown
+    return breakdown.select(reader.display_indices(breakdown, max_points))
 
 
 def _components_of(layouts):
@@ -242,6 +265,7 @@ def to_json(breakdown):
         "values": {c: _column(b.values[c], b.present[c]) for c in b.components},
         "weights": {c: _column(b.weights[c], b.present[c]) for c in b.components},
         "total": None if b.total is None else _column(b.total, b.total_present),
+        "num_steps": b.num_steps,
     }
 
 

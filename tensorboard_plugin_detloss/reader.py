@@ -30,6 +30,7 @@ class Breakdown:
       total: float64 array of the logged total, or None if no step logged one.
       total_present: bool array (or None), False where no total was logged.
       skipped: number of stored points that could not be decoded.
+      num_steps: how many steps the series has (more than len(steps) after `select`).
     """
 
     def __init__(self, key, components, steps, wall_times, values, weights, present,
@@ -44,10 +45,63 @@ class Breakdown:
         self.total = total
         self.total_present = total_present
         self.skipped = skipped
+        self.num_steps = len(steps)
 
     def contributions(self):
         """dict component -> weight * value (NaN where absent)."""
         return {c: self.weights[c] * self.values[c] for c in self.components}
+
+    def summed_total(self):
+        """Σ weight × value over the components present at each step (NaN if none is)."""
+        total = np.zeros(len(self.steps))
+        any_present = np.zeros(len(self.steps), bool)
+        for c in self.components:
+            total = total + np.where(self.present[c], self.weights[c] * self.values[c], 0.0)
+            any_present |= self.present[c]
+        return np.where(any_present, total, np.nan)
+
+    def select(self, index):
+        """A Breakdown of the points at `index` (an int array into `steps`)."""
+        pick = lambda d: {c: a[index] for c, a in d.items()}  # noqa: E731
+        subset = Breakdown(
+            self.key, self.components, self.steps[index], self.wall_times[index],
+            pick(self.values), pick(self.weights), pick(self.present),
+            None if self.total is None else self.total[index],
+            None if self.total_present is None else self.total_present[index],
+            self.skipped,
+        )
+        subset.num_steps = self.num_steps
+        return subset
+
+
+def display_indices(breakdown, max_points):
+    """Indices of at most `max_points` steps that draw like all of them.
+
+    The steps are cut into equal buckets; each bucket keeps its first and last step and the
+    steps where each component's contribution and the total reach their minimum and maximum
+    (non-finite values count as extremes, so a NaN is never sampled away). Diagnostics never
+    use this: they read every step.
+    """
+    n = len(breakdown.steps)
+    if n <= max_points:
+        return np.arange(n)
+    columns = list(breakdown.contributions().values())
+    columns.append(breakdown.total if breakdown.total is not None else breakdown.summed_total())
+    per_bucket = 2 + 2 * len(columns)
+    buckets = max(1, max_points // per_bucket)
+    bucket = (np.arange(n) * buckets) // n
+    starts = np.searchsorted(bucket, np.arange(buckets))
+    ends = np.append(starts[1:], n) - 1
+    keep = [starts, ends]
+    for column in columns:
+        # Sorting by (bucket, value) puts each bucket's minimum first and maximum last;
+        # NaN sorts last, so it is kept as a "maximum".
+        order = np.lexsort((column, bucket))
+        keep += [order[starts], order[ends]]
+    index = np.unique(np.concatenate(keep))
+    if len(index) > max_points:  # only when max_points < per_bucket
+        index = index[np.linspace(0, len(index) - 1, max_points).astype(int)]
+    return index
 
 
 def list_series(data_provider, ctx, experiment_id):

@@ -98,3 +98,31 @@ def test_loader_keeps_every_point_unless_the_user_says_otherwise():
     flags.samples_per_plugin = {"detloss": 50, "images": 3}
     plugin.DetlossLoader().fix_flags(flags)
     assert flags.samples_per_plugin == {"detloss": 50, "images": 3}
+
+
+def _long_breakdown(n=10_000):
+    ab = metadata.Layout("loss", "train", ["a", "b"], False)
+    rng = np.random.default_rng(0)
+    a = rng.random(n)
+    if n > 7777:
+        a[1234] = 50.0  # a spike
+        a[7777] = np.nan  # a NaN
+    datums = [datum(i, float(i), [a[i], 0.5, 2.0, 1.0]) for i in range(n)]
+    return reader.assemble(KEY, [(ab, datums)]), a
+
+
+def test_display_downsampling_keeps_extremes_and_bounds():
+    b, a = _long_breakdown()
+    index = reader.display_indices(b, 600)
+    assert 2 < len(index) <= 600
+    shown = b.select(index)
+    assert shown.num_steps == 10_000
+    assert 1234 in shown.steps and 7777 in shown.steps
+    assert shown.steps[0] == 0 and shown.steps[-1] == 9_999
+    assert np.all(np.diff(shown.steps) > 0)
+    assert np.nanmax(shown.values["a"]) == 50.0
+
+
+def test_display_downsampling_is_identity_when_small():
+    b, _ = _long_breakdown(100)
+    assert reader.display_indices(b, 100).tolist() == list(range(100))

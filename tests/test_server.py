@@ -66,7 +66,8 @@ def test_breakdown_round_trips_exactly(server, run):
             {"run": key[0], "split": key[2], "name": key[1]}))
         want = expected.breakdown(key)
         assert len(body["wall_times"]) == len(body["steps"])
-        body = {k: v for k, v in body.items() if k != "wall_times"}
+        assert body["num_steps"] == len(want["steps"])
+        body = {k: v for k, v in body.items() if k not in ("wall_times", "num_steps")}
         assert body.keys() == want.keys()
         for field in want:
             assert json_equal(body[field], want[field]), (key, field)
@@ -169,3 +170,14 @@ def test_frontend_bundle_is_served(server):
     assert status == 200
     assert content_type.startswith("text/javascript")
     assert b"export" in body and b"render" in body
+
+
+def test_max_points_downsamples_for_display(server):
+    tb, _ = server
+    body = get_json(tb, BASE + "/breakdown?run=big&split=train&max_points=1000")
+    assert len(body["steps"]) <= 1000
+    assert body["num_steps"] == 100_000
+    assert body["steps"][0] == 0 and body["steps"][-1] == 99_999
+    assert max(body["values"]["box"]) == 5.0 and min(body["values"]["box"]) == 0.5
+    status, _, message = tb.request(BASE + "/breakdown?run=big&split=train&max_points=x")
+    assert status == 400 and b"max_points must be an integer" in message
