@@ -1,0 +1,811 @@
+"""Diagnostics that explain themselves: per-component warnings and change attribution.
+
+A pure module (numpy only): it takes breakdowns — objects with `steps`, `components`, `values`,
+`weights`, `present`, `total`, `total_present`, like `reader.Breakdown` or `SplitData` — and
+returns `Finding`s. Every statistic is noise-aware: curves are summarised by medians over
+buckets of steps, noise by the median absolute difference of neighbouring points (robust to
+trends and outliers), and every warning needs a sustained stretch, not a few points. Cost is
+linear in the number of steps (one bucketed median pass per series).
+
+See README "What each warning means" and docs/DIAGNOSTICS.md for how well it works.
+"""
+
+import dataclasses
+import math
+from typing import Dict, List, Optional
+
+import numpy as np
+
+SEVERITIES = ("info", "warning", "error")
+KINDS = ("non_finite", "zero", "stalled", "overfitting", "rising", "spike", "dominant",
+         "total_mismatch", "weight_change")
+TOTAL = None  # `component` of a finding about the total
+
+VAL_SPLITS = ("val", "validation", "valid", "eval", "evaluation", "test")
+ZERO = 1e-8
+FINE_BUCKETS = 2048  # the resolution of every curve summary
+WARMUP = 0.05  # the first 5% of a run's steps are warm-up for spike/rising/stalled
+
+
+@dataclasses.dataclass
+class Finding:
+    kind: str
+    severity: str
+    component: Optional[str]
+    split: str
+    start_step: int
+    end_step: int
+    message: str
+    evidence: Dict[str, object]
+
+    def to_json(self):
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class SplitData:
+    """One split of one loss, the engine's input (reader.Breakdown has the same attributes)."""
+
+    steps: np.ndarray
+    components: List[str]
+    values: Dict[str, np.ndarray]
+    weights: Dict[str, np.ndarray]
+    present: Dict[str, np.ndarray]
+    total: Optional[np.ndarray] = None
+    total_present: Optional[np.ndarray] = None
+
+    @classmethod
+    def from_arrays(cls, steps, values, weights=None, total=None):
+        """Convenience: dense arrays, NaN-free presence (every component at every step)."""
+        steps = np.asarray(steps, np.int64)
+        values = {c: np.asarray(v, np.float64) for c, v in values.items()}
+        weights = {c: np.broadcast_to(np.asarray((weights or {}).get(c, 1.0), np.float64),
+                                      steps.shape).copy() for c in values}
+        present = {c: np.ones(len(steps), bool) for c in values}
+        total_present = None if total is None else np.ones(len(steps), bool)
+        total = None if total is None else np.asarray(total, np.float64)
+        return cls(steps, list(values), values, weights, present, total, total_present)
+
+
+# --- formatting ---------------------------------------------------------------------------------
+
+
+def _num(x):
+    if x is None:
+        return "n/a"
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "Infinity" if x > 0 else "-Infinity"
+    return "%.4g" % x
+
+
+def _step(s):
+    return "{:,}".format(int(s))
+
+
+def _pct(x):
+    return "%+.0f%%" % (100 * x) if abs(x) >= 0.01 else "%+.1f%%" % (100 * x)
+
+
+def _name(component):
+    return "the total" if component is TOTAL else component
+
+
+def _clean(evidence):
+    """Evidence values as JSON-friendly Python numbers (non-finite floats stay floats)."""
+    out = {}
+    for k, v in evidence.items():
+        if isinstance(v, (np.floating, np.integer)):
+            v = v.item()
+        out[k] = v
+    return out
+
+
+# --- signals ------------------------------------------------------------------------------------
+
+
+class _Signal:
+    """The finite points of one series, summarised over at most FINE_BUCKETS buckets of steps."""
+
+    def __init__(self, steps, y):
+        finite = np.isfinite(y)
+        self.steps = steps[finite]
+        self.y = y[finite]
+        n = self.n = len(self.y)
+        if n == 0:
+            return
+        k = self.bucket_size = max(1, -(-n // FINE_BUCKETS))
+        full = (n // k) * k
+        level = [np.median(self.y[:full].reshape(-1, k), axis=1)] if full else []
+        if full < n:
+            level.append([np.median(self.y[full:])])
+        self.level = np.concatenate(level)
+        edges = np.arange(0, n, k)
+        self.bucket_first = self.steps[edges]
+        self.bucket_last = self.steps[np.minimum(edges + k - 1, n - 1)]
+        self.bucket_count = np.minimum(k, n - edges)
+        # Noise: median |difference of neighbours| / (√2 · 0.6745) estimates σ of white noise on
+        # a smooth trend, and a spike or a jump barely moves it. Per bucket it is estimated from
+        # (at most) the first 64 differences, which keeps the cost at one median pass per series.
+        diffs = np.abs(np.diff(self.y))
+        if k >= 16:
+            m = min(k, 65) - 1
+            starts = np.arange(0, n - 1, k)
+            starts = starts[starts + m <= len(diffs)]
+            local = np.median(diffs[starts[:, None] + np.arange(m)[None, :]], axis=1)
+            local = local * (1.4826 / math.sqrt(2))
+            self.sigma = float(np.median(local))
+            self.local_sigma = np.resize(local, len(self.level))
+        else:
+            self.sigma = 1.4826 * float(np.median(diffs)) / math.sqrt(2) if n > 2 else 0.0
+            self.local_sigma = np.full(len(self.level), self.sigma)
+
+    def bucket_of_step(self, step):
+        return int(np.clip(np.searchsorted(self.bucket_first, step, side="right") - 1, 0,
+                           len(self.level) - 1))
+
+    def window_level(self, b0, b1):
+        """(median level, standard error) of buckets [b0, b1)."""
+        b0, b1 = max(0, b0), min(len(self.level), max(b1, b0 + 1))
+        level = float(np.median(self.level[b0:b1]))
+        count = float(np.sum(self.bucket_count[b0:b1]))
+        return level, 1.2533 * self.sigma / math.sqrt(max(count, 1.0))
+
+    def smoothed(self):
+        """A robust smooth of the bucket levels (running median of 5, or of 3 when short)."""
+        level = self.level
+        w = 5 if len(level) >= 15 else 3 if len(level) >= 5 else 1
+        if w == 1:
+            return level.copy()
+        padded = np.pad(level, w // 2, mode="edge")
+        return np.median(np.lib.stride_tricks.sliding_window_view(padded, w), axis=1)
+
+
+def _significant(drop, se, level, rel):
+    return drop > 4.0 * se and drop > rel * max(abs(level), ZERO)
+
+
+# --- the engine ---------------------------------------------------------------------------------
+
+
+def _split_roles(splits):
+    """(train split name or None, [val-like split names])."""
+    train = "train" if "train" in splits else None
+    vals = [s for s in splits if s != train and (s in VAL_SPLITS or s.startswith(VAL_SPLITS))]
+    if train is None and len(splits) == 1:
+        train = next(iter(splits))
+    return train, vals
+
+
+def diagnose(splits):
+    """All findings for one loss of one run.
+
+    Args:
+      splits: dict split name -> breakdown-like object (see `SplitData`).
+
+    Returns:
+      [Finding], errors first, then by step. Never raises on odd numbers (NaN, Inf, empty
+      series, a single point): such input is either a finding or nothing.
+    """
+    findings = []
+    train, vals = _split_roles(splits)
+    signals = {}  # (split, component) -> _Signal of raw values
+    for split, data in splits.items():
+        steps = np.asarray(data.steps, np.int64)
+        if len(steps) == 0:
+            continue
+        for c in data.components:
+            present = np.asarray(data.present[c], bool)
+            signals[(split, c)] = _Signal(steps[present], np.asarray(data.values[c])[present])
+        findings += _non_finite(split, data, steps)
+        findings += _zero(split, data, steps, signals)
+        findings += _spikes(split, data, steps, signals)
+        findings += _dominant(split, data, steps)
+        findings += _total_mismatch(split, data, steps)
+    findings = _merge_across_splits(findings)
+    if train is not None and train in splits:
+        findings += _weight_changes(train, splits[train])
+        rising = _rising(train, splits[train], signals)
+        findings += rising
+        findings += _stalled(train, splits[train], signals, skip={f.component for f in rising})
+        for val in vals:
+            findings += _overfitting(train, val, splits[train], splits[val], signals)
+    order = {s: i for i, s in enumerate(reversed(SEVERITIES))}
+    findings.sort(key=lambda f: (order[f.severity], f.start_step, KINDS.index(f.kind),
+                                 f.split, f.component or ""))
+    for f in findings:
+        f.evidence = _clean(f.evidence)
+    return findings
+
+
+def _merge_across_splits(findings):
+    """A component that is zero in every split is one finding, not one per split."""
+    by_key = {}
+    out = []
+    for f in findings:
+        if f.kind == "zero" and f.evidence.get("pattern") == "always":
+            key = (f.kind, f.component)
+            if key in by_key:
+                by_key[key].evidence["splits"].append(f.split)
+                continue
+            f.evidence["splits"] = [f.split]
+            by_key[key] = f
+        out.append(f)
+    for f in by_key.values():
+        if len(f.evidence["splits"]) > 1:
+            f.message = f.message.replace(
+                "in %s" % f.split, "in every split (%s)" % ", ".join(f.evidence["splits"]))
+    return out
+
+
+# --- non_finite -----------------------------------------------------------------------------
+
+
+def _non_finite(split, data, steps):
+    firsts = []
+    series = [(c, data.values[c], data.present[c]) for c in data.components]
+    if data.total is not None:
+        series.append((TOTAL, data.total, data.total_present))
+    for c, values, present in series:
+        bad = present & ~np.isfinite(values)
+        if bad.any():
+            i = int(np.argmax(bad))
+            firsts.append((int(steps[i]), c, float(values[i]), int(bad.sum()), int(steps[bad][-1])))
+    if not firsts:
+        return []
+    firsts.sort(key=lambda t: (t[0], t[1] is TOTAL))
+    first_step = firsts[0][0]
+    out = []
+    for step, c, value, count, last in firsts:
+        order = [x[1] for x in firsts if x[0] == first_step and x[1] is not TOTAL]
+        if step == first_step:
+            lead = ("the first to go non-finite" if len(order) <= 1 else
+                    "together with %s" % ", ".join(_name(o) for o in order if o != c))
+        else:
+            lead = "after %s went non-finite at step %s" % (_name(firsts[0][1]), _step(first_step))
+        message = (
+            "%s in %s became %s at step %s (%s); %d non-finite value%s up to step %s. "
+            "Likely causes: a learning rate too high or no gradient clipping, log(0) or a division "
+            "by an empty target count, fp16 overflow. Check the batch at that step, lower the "
+            "learning rate or clip gradients."
+            % (_name(c).capitalize() if c is TOTAL else c, split, _num(value), _step(step), lead,
+               count, "" if count == 1 else "s", _step(last))
+        )
+        out.append(Finding("non_finite", "error", c, split, step, last, message,
+                           {"first_step": step, "first_value": _num(value), "count": count,
+                            "first_component": _name(firsts[0][1])}))
+    return out
+
+
+# --- zero -----------------------------------------------------------------------------------
+
+
+def _runs_of(mask):
+    """[(start, end_exclusive)] of the True runs in a bool array."""
+    if not len(mask):
+        return []
+    d = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
+    return list(zip(np.nonzero(d == 1)[0].tolist(), np.nonzero(d == -1)[0].tolist()))
+
+
+def _zero(split, data, steps, signals):
+    out = []
+    for c in data.components:
+        signal = signals[(split, c)]
+        values, s = signal.y, signal.steps
+        n = len(values)
+        if n < 5:
+            continue
+        zero = np.abs(values) < ZERO
+        if zero.all():
+            out.append(Finding(
+                "zero", "warning", c, split, int(s[0]), int(s[-1]),
+                "%s is zero at every one of its %s steps in %s: it contributes nothing to "
+                "training. Expected for a one-class dataset (no classification to learn) or a term "
+                "that is switched off; otherwise check that the term is computed and wired into "
+                "the loss." % (c, "{:,}".format(n), split),
+                {"pattern": "always", "points": n}))
+            continue
+        long_run = max(10, int(0.2 * n))
+        for start, end in _runs_of(zero):
+            if end - start < long_run:
+                continue
+            if start == 0:
+                out.append(Finding(
+                    "zero", "info", c, split, int(s[0]), int(s[end - 1]),
+                    "%s in %s is zero until step %s, then non-zero: a term switched on late "
+                    "(like YOLOX's L1 loss in the last epochs). Its contribution before step %s "
+                    "is nothing." % (c, split, _step(s[end]), _step(s[end])),
+                    {"pattern": "until", "zero_points": end, "nonzero_from_step": int(s[end])}))
+            elif end == n:
+                out.append(Finding(
+                    "zero", "warning", c, split, int(s[start]), int(s[-1]),
+                    "%s in %s dropped to exactly zero at step %s and stayed there for the last "
+                    "%s steps: the term stopped contributing. Check for a weight or mask that "
+                    "switched it off, or an empty assignment (no positives matched)."
+                    % (c, split, _step(s[start]), "{:,}".format(end - start)),
+                    {"pattern": "from", "zero_points": end - start, "zero_from_step": int(s[start])}))
+            else:
+                out.append(Finding(
+                    "zero", "warning", c, split, int(s[start]), int(s[end - 1]),
+                    "%s in %s is exactly zero from step %s to %s (%s steps), non-zero around it."
+                    % (c, split, _step(s[start]), _step(s[end - 1]), "{:,}".format(end - start)),
+                    {"pattern": "stretch", "zero_points": end - start}))
+        if not np.any(np.abs(data.weights[c]) < ZERO):
+            continue
+        weights = np.asarray(data.weights[c])[data.present[c]][np.isfinite(
+            np.asarray(data.values[c])[data.present[c]])]
+        zero_weight = ~zero & (np.abs(weights) < ZERO)
+        if zero_weight.sum() >= long_run and zero_weight.sum() >= 0.2 * n:
+            i = np.nonzero(zero_weight)[0]
+            out.append(Finding(
+                "zero", "warning", c, split, int(s[i[0]]), int(s[i[-1]]),
+                "%s in %s has weight 0 at %s steps while its value is not zero: it is logged "
+                "but contributes nothing to the optimised loss." % (c, split, "{:,}".format(len(i))),
+                {"pattern": "weight", "points": int(len(i))}))
+    return out
+
+
+# --- spike ----------------------------------------------------------------------------------
+
+
+def _local_level(signal):
+    """Per-point robust level and noise scale."""
+    y = signal.y
+    if signal.bucket_size >= 8:
+        b = np.arange(signal.n) // signal.bucket_size
+        return signal.level[b], np.maximum(signal.local_sigma[b], signal.sigma * 0.25)
+    w = 9 if signal.n >= 9 else max(1, signal.n | 1)
+    padded = np.pad(y, w // 2, mode="edge")
+    level = np.median(np.lib.stride_tricks.sliding_window_view(padded, w), axis=1)
+    return level, np.full(signal.n, signal.sigma)
+
+
+def _spikes(split, data, steps, signals):
+    out = []
+    series = [(c, signals[(split, c)]) for c in data.components]
+    for c, signal in series:
+        if signal.n < 30:
+            continue
+        level, sigma = _local_level(signal)
+        scale = np.maximum(sigma, 1e-9 * np.maximum(np.abs(level), 1e-12))
+        excess = signal.y - level
+        z = excess / scale
+        # Upward only (a loss that dips is not a problem), and several times the local level.
+        spike = (z > 8.0) & (excess > 1.5 * np.abs(level))
+        warm = signal.steps < signal.steps[0] + WARMUP * (signal.steps[-1] - signal.steps[0])
+        spike &= ~warm
+        if not spike.any():
+            continue
+        isolated = []
+        max_len = max(3, signal.n // 100)
+        for start, end in _runs_of(spike):
+            if end - start <= max_len:
+                isolated.append((start, end))
+        if not isolated:
+            continue
+        peaks = [start + int(np.argmax(np.abs(excess[start:end]))) for start, end in isolated]
+        ratios = [float(signal.y[p] / level[p]) if level[p] != 0 else math.inf for p in peaks]
+        biggest = int(np.argmax(np.abs(ratios)))
+        p = peaks[biggest]
+        spike_steps = [int(signal.steps[q]) for q in peaks]
+        shown = ", ".join(_step(x) for x in spike_steps[:5]) + (" …" if len(peaks) > 5 else "")
+        out.append(Finding(
+            "spike", "warning", c, split, spike_steps[0], spike_steps[-1],
+            "%s in %s spiked %d time%s (steps %s); the largest, at step %s, is %s, %.1f× its "
+            "local level of %s, and the curve came back afterwards. Isolated spikes usually come "
+            "from a bad batch (broken labels, a huge box, an empty image) or a too-high learning "
+            "rate; check the data at those steps, or clip gradients."
+            % (c, split, len(peaks), "" if len(peaks) == 1 else "s", shown, _step(signal.steps[p]),
+               _num(float(signal.y[p])), ratios[biggest], _num(float(level[p]))),
+            {"count": len(peaks), "steps": spike_steps[:50], "largest_step": int(signal.steps[p]),
+             "largest_value": float(signal.y[p]), "local_level": float(level[p]),
+             "ratio": ratios[biggest]}))
+    return out
+
+
+# --- dominant -------------------------------------------------------------------------------
+
+
+def _dominant(split, data, steps):
+    if len(data.components) < 2 or len(steps) < 5:
+        return []
+    # Shares are compared as medians over long stretches: every k-th step is plenty.
+    k = max(1, len(steps) // 20_000)
+    steps = steps[::k]
+    contributions = []
+    for c in data.components:
+        product = np.asarray(data.values[c])[::k] * np.asarray(data.weights[c])[::k]
+        ok = np.asarray(data.present[c])[::k] & np.isfinite(product)
+        contributions.append(np.where(ok, np.maximum(product, 0.0), 0.0))
+    contributions = np.vstack(contributions)
+    total = contributions.sum(axis=0)
+    ok = total > 0
+    if ok.sum() < 5:
+        return []
+    shares = contributions[:, ok] / total[ok]
+    s = steps[ok]
+    n = shares.shape[1]
+    if n >= 50:
+        base = slice(int(WARMUP * n), max(int(0.25 * n), int(WARMUP * n) + 1))
+        late = slice(int(0.8 * n), n)
+    else:
+        base = slice(0, max(1, int(0.3 * n)))
+        late = slice(n - max(2, int(0.2 * n)), n)
+    out = []
+    for i, c in enumerate(data.components):
+        b = float(np.median(shares[i, base]))
+        e = float(np.median(shares[i, late]))
+        if e >= 0.7 and e - b >= 0.3 and e >= 1.75 * max(b, 1e-12):
+            others = [data.components[j] for j in range(len(data.components)) if j != i]
+            out.append(Finding(
+                "dominant", "warning", c, split, int(s[late][0]), int(s[-1]),
+                "%s's share of the weighted %s total grew from %.0f%% to %.0f%%: it now dominates "
+                "the loss, so the other terms (%s) barely steer training. If that is not "
+                "intended, lower its weight or check whether it is diverging."
+                % (c, split, 100 * b, 100 * e, ", ".join(others)),
+                {"baseline_share": b, "late_share": e, "baseline_until_step": int(s[base][-1])}))
+    return out
+
+
+# --- total_mismatch -------------------------------------------------------------------------
+
+
+def _summed(data):
+    total = np.zeros(len(data.steps))
+    for c in data.components:
+        total = total + np.where(data.present[c], data.values[c] * data.weights[c], 0.0)
+    return total
+
+
+def _total_mismatch(split, data, steps):
+    if data.total is None:
+        return []
+    summed = _summed(data)
+    mask = data.total_present & np.isfinite(data.total) & np.isfinite(summed)
+    if mask.sum() < 3:
+        return []
+    t, s = data.total[mask], summed[mask]
+    diff = t - s
+    rel = np.abs(diff) / np.maximum(np.maximum(np.abs(t), np.abs(s)), 1e-12)
+    median_rel = float(np.median(rel))
+    frac_off = float(np.mean(rel > 0.01))
+    if median_rel <= 1e-3 and frac_off <= 0.1:
+        return []
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = t / s
+    ratio = ratio[np.isfinite(ratio)]
+    positive = float(np.mean(diff > 0))
+    if len(ratio) and np.std(ratio) <= 1e-3 * abs(np.mean(ratio)):
+        hint = ("the total is a constant %.4g× the sum: a global factor (a loss scaled by batch "
+                "size or gradient accumulation after logging) or every weight off by that factor"
+                % float(np.mean(ratio)))
+    elif positive >= 0.9:
+        hint = ("the total is above the sum by %s on average: a term included in the optimised "
+                "loss but not logged as a component (weight decay / L2 regularisation, an "
+                "auxiliary or distillation loss)" % _num(float(np.median(diff))))
+    elif positive <= 0.1:
+        hint = ("the sum is above the total by %s on average: a wrong weight, a component logged "
+                "before a reduction the total uses, or a term counted twice"
+                % _num(float(-np.median(diff))))
+    else:
+        hint = ("the difference changes sign: upstream smoothing, e.g. Detectron2 logs "
+                "20-iteration medians of every term and medians do not add up; harmless when small")
+    severity = "warning" if median_rel > 0.01 else "info"
+    sm = steps[mask]
+    return [Finding(
+        "total_mismatch", severity, TOTAL, split, int(sm[0]), int(sm[-1]),
+        "The logged %s total differs from Σ weight × value by %.2g%% (median; %.0f%% of steps off "
+        "by more than 1%%). Likely: %s." % (split, 100 * median_rel, 100 * frac_off, hint),
+        {"median_relative_difference": median_rel, "fraction_over_1pct": frac_off,
+         "median_difference": float(np.median(diff)), "max_relative_difference": float(rel.max())})]
+
+
+# --- weight_change --------------------------------------------------------------------------
+
+
+def _weight_changes(split, data):
+    out = []
+    steps = np.asarray(data.steps)
+    for c in data.components:
+        present = data.present[c]
+        w = np.asarray(data.weights[c])[present]
+        s = steps[present]
+        if len(w) < 2:
+            continue
+        changed = np.nonzero((w[1:] != w[:-1]) & ~(np.isnan(w[1:]) & np.isnan(w[:-1])))[0] + 1
+        if not len(changed):
+            continue
+        if len(changed) <= 5:
+            for i in changed:
+                out.append(Finding(
+                    "weight_change", "info", c, split, int(s[i - 1]), int(s[i]),
+                    "The weight of %s changed from %s to %s at step %s: a step in its "
+                    "contribution there comes from the weight, not from learning."
+                    % (c, _num(float(w[i - 1])), _num(float(w[i])), _step(s[i])),
+                    {"from_weight": float(w[i - 1]), "to_weight": float(w[i])}))
+        else:
+            first, last = changed[0], changed[-1]
+            out.append(Finding(
+                "weight_change", "info", c, split, int(s[first - 1]), int(s[last]),
+                "The weight of %s follows a schedule: %d changes between steps %s and %s, from "
+                "%s to %s (range %s–%s). Changes in its contribution over that stretch come "
+                "partly from the weight, not from learning."
+                % (c, len(changed), _step(s[first - 1]), _step(s[last]), _num(float(w[first - 1])),
+                   _num(float(w[last])), _num(float(np.nanmin(w))), _num(float(np.nanmax(w)))),
+                {"changes": int(len(changed)), "from_weight": float(w[first - 1]),
+                 "to_weight": float(w[last]), "min_weight": float(np.nanmin(w)),
+                 "max_weight": float(np.nanmax(w))}))
+    return out
+
+
+# --- stalled --------------------------------------------------------------------------------
+
+
+def _improving(signal, b0, b1, rel):
+    """(drop from bucket b0 to the end window, standard error, level at b0)."""
+    nb = len(signal.level)
+    w = max(1, nb // 10)
+    start, se0 = signal.window_level(b0, b0 + w)
+    end, se1 = signal.window_level(b1 - w, b1)
+    return start - end, math.hypot(se0, se1), start
+
+
+_RATES = np.geomspace(0.2, 40.0, 32)
+
+
+def _exp_fits(t, y):
+    """Least-squares fits y ≈ a + b·exp(−r·t) over a grid of rates: (sse, a, b, r) of the best."""
+    e = np.exp(-np.outer(_RATES, t))
+    n = len(t)
+    se, see, sy, sey = e.sum(1), (e * e).sum(1), y.sum(), e @ y
+    det = n * see - se * se
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b = np.where(det > 1e-12, (n * sey - se * sy) / det, 0.0)
+    a = (sy - b * se) / n
+    sse = ((y[None, :] - a[:, None] - b[:, None] * e) ** 2).sum(1)
+    i = int(np.argmin(sse))
+    return float(sse[i]), float(a[i]), float(b[i]), float(_RATES[i])
+
+
+def _stall_fit(signal):
+    """(bucket j, level after, drop the curve before j predicted) of an abrupt stall, or None.
+
+    A converging component follows one smooth decay a + b·e^(−rt) to the end. A stalled one is
+    explained much better by that decay until step j and a constant after it: compare the two
+    fits' residuals in units of the bucket noise, and require that the decay before j still had
+    a clear drop ahead of it.
+    """
+    level = signal.level
+    nb = len(level)
+    t = (signal.bucket_first - signal.bucket_first[0]) / max(
+        1, signal.bucket_first[-1] - signal.bucket_first[0])
+    var = (1.2533 * signal.sigma) ** 2 / max(1.0, float(np.median(signal.bucket_count)))
+    var = max(var, 1e-18)
+    smooth_sse = _exp_fits(t, level)[0]
+    best = None
+    for j in range(int(0.1 * nb), int(0.75 * nb) + 1, max(1, nb // 40)):
+        sse_before, a, b, r = _exp_fits(t[:j], level[:j])
+        after = level[j:]
+        sse = sse_before + float(((after - after.mean()) ** 2).sum())
+        if best is None or sse < best[0]:
+            predicted = b * (math.exp(-r * t[j]) - math.exp(-r))
+            best = (sse, j, float(after.mean()), predicted)
+    if best is None:
+        return None
+    sse, j, after_level, predicted = best
+    gain = smooth_sse - sse
+    if gain / var < 40:
+        return None
+    if not predicted > 0.1 * max(abs(after_level), ZERO):
+        return None
+    return j, after_level, predicted
+
+
+def _stalled(split, data, signals, skip=()):
+    sig = {c: signals[(split, c)] for c in data.components if signals[(split, c)].n >= 50}
+    if len(sig) < 2:
+        return []
+    out = []
+    for c, s in sig.items():
+        nb = len(s.level)
+        if c in skip or nb < 20:
+            continue
+        found = _stall_fit(s)
+        whole, se_whole, level0 = _improving(s, 0, nb, 0.0)
+        never = found is None and not _significant(abs(whole), se_whole, level0, 0.02)
+        if found is None and not never:
+            continue
+        j = found[0] if found else int(WARMUP * nb)
+        after, se_after, level_j = _improving(s, j, nb, 0.0)
+        if found and _significant(abs(after), se_after, level_j, 0.02):
+            continue  # still moving after j: not a stall
+        step_j = int(s.bucket_first[j])
+        improving = []
+        for other, o in sig.items():
+            if other == c:
+                continue
+            jo = o.bucket_of_step(step_j)
+            drop, se, level = _improving(o, jo, len(o.level), 0.0)
+            if _significant(drop, se, level, 0.05):
+                improving.append((other, drop / max(abs(level), ZERO)))
+        if not improving:
+            continue
+        others = ", ".join("%s %s" % (o, _pct(-d)) for o, d in improving)
+        last = int(s.steps[-1])
+        if never:
+            message = ("%s in %s has not improved at all (level %s throughout, within noise) while "
+                       "other components learn (%s over the same steps). The term may be detached "
+                       "from the graph, its targets empty or its weight negligible."
+                       % (c, split, _num(level0), others))
+            level = level0
+        else:
+            level = found[1]
+            message = ("%s in %s stopped improving at step %s: it is flat at %s (within noise) for "
+                       "the last %s steps, where its earlier pace predicted a further drop of %s, "
+                       "while %s still improve (%s). If it should keep falling: check its weight, "
+                       "the label assignment, or whether the learning rate of its head dropped."
+                       % (c, split, _step(step_j), _num(level), "{:,}".format(last - step_j),
+                          _num(found[2]), ", ".join(o for o, _ in improving), others))
+        out.append(Finding("stalled", "warning", c, split, step_j, last, message,
+                           {"since_step": step_j, "level": level,
+                            "improving": {o: d for o, d in improving}}))
+    return out
+
+
+# --- rising ---------------------------------------------------------------------------------
+
+
+def _rising(split, data, signals):
+    out = []
+    for c in data.components:
+        s = signals[(split, c)]
+        if s.n < 30 or len(s.level) < 10:
+            continue
+        nb = len(s.level)
+        smooth = s.smoothed()
+        warm = int(WARMUP * nb)
+        i_min = warm + int(np.argmin(smooth[warm:]))
+        if nb - i_min < max(3, int(0.15 * nb)):
+            continue
+        w = max(1, nb // 20)
+        low, se0 = s.window_level(i_min - w // 2, i_min + w // 2 + 1)
+        end, se1 = s.window_level(nb - max(1, nb // 10), nb)
+        rise = end - low
+        if not _significant(rise, math.hypot(se0, se1), low, 0.1):
+            continue
+        threshold = low + 2 * math.hypot(se0, se1)
+        sustained = float(np.mean(smooth[i_min + 1:] > threshold))
+        if sustained < 0.7:
+            continue
+        if _weight_change_near(data, c, int(s.bucket_first[i_min]), s):
+            continue  # a known regime change, reported as weight_change
+        onset = int(s.bucket_first[i_min])
+        out.append(Finding(
+            "rising", "warning", c, split, onset, int(s.steps[-1]),
+            "%s in %s has been rising since step %s: from %s to %s (%s), sustained over the last "
+            "%s steps. A training loss that climbs usually means a learning rate too high for this "
+            "stage, a data or augmentation change, or a growing conflict with another term."
+            % (c, split, _step(onset), _num(low), _num(end), _pct(rise / max(abs(low), ZERO)),
+               "{:,}".format(int(s.steps[-1]) - onset)),
+            {"onset_step": onset, "min_level": low, "end_level": end,
+             "rise_pct": 100 * rise / max(abs(low), ZERO)}))
+    return out
+
+
+def _weight_change_near(data, c, step, signal):
+    steps = np.asarray(data.steps)
+    w = np.asarray(data.weights[c])
+    present = data.present[c]
+    span = max(1, int(0.05 * (signal.steps[-1] - signal.steps[0])))
+    near = present & (steps >= step - span) & (steps <= step + span)
+    values = w[near]
+    return len(values) > 1 and np.nanmax(values) != np.nanmin(values)
+
+
+# --- overfitting ----------------------------------------------------------------------------
+
+
+def _overfitting(train_split, val_split, train, val, signals):
+    out = []
+    for c in val.components:
+        if c not in train.components:
+            continue
+        v = signals[(val_split, c)]
+        t = signals[(train_split, c)]
+        if v.n < 5 or t.n < 5:
+            continue
+        smooth = v.smoothed()
+        nb = len(smooth)
+        i_min = int(np.argmin(smooth))
+        tail = max(3, int(0.15 * nb))
+        if nb - i_min <= tail:
+            continue
+        min_level = float(smooth[i_min])
+        end_level = float(np.median(smooth[nb - max(2, nb // 10):]))
+        rise = end_level - min_level
+        noise = max(v.sigma, 1e-12)
+        if not (rise > 3 * noise and rise > 0.05 * max(abs(min_level), ZERO)):
+            continue
+        after = smooth[i_min + 1:]
+        if float(np.mean(after > min_level + noise)) < 0.7:
+            continue
+        onset = int(v.bucket_first[i_min])
+        jt = t.bucket_of_step(onset)
+        train_drop, se, train_level = _improving(t, jt, len(t.level), 0.0)
+        if not _significant(train_drop, se, train_level, 0.01):
+            continue
+        rise_pct = 100 * rise / max(abs(min_level), ZERO)
+        train_pct = -100 * train_drop / max(abs(train_level), ZERO)
+        out.append(Finding(
+            "overfitting", "warning", c, val_split, onset, int(v.steps[-1]),
+            "%s in %s passed its minimum at step %s (%s) and has risen %.0f%% since, to %s, while "
+            "%s in %s kept falling (%s over the same steps): this component is overfitting. "
+            "Stop or pick the checkpoint near step %s, add augmentation or regularisation for this "
+            "head, or lower its weight."
+            % (c, val_split, _step(onset), _num(min_level), rise_pct, _num(end_level), c,
+               train_split, _pct(train_pct / 100), _step(onset)),
+            {"onset_step": onset, "min_value": min_level, "end_value": end_level,
+             "rise_pct": rise_pct, "train_change_pct": train_pct}))
+    return out
+
+
+# --- attribution --------------------------------------------------------------------------------
+
+
+def attribution(data, from_step, to_step):
+    """Splits the change of Σ weight × value between two logged steps, exactly, by component.
+
+    For each component: Δ(w·c) = w̄·Δc + c̄·Δw with midpoint w̄, c̄ — the first part is the
+    change of the loss itself, the second of its weight; the parts sum exactly to ΔTotal. A
+    component absent at one end counts as 0 there (with the other end's weight).
+
+    Returns a dict (see docs/API.md, `attribution`), or raises ValueError naming the problem.
+    """
+    steps = np.asarray(data.steps)
+    ia = int(np.searchsorted(steps, from_step, side="left"))
+    ib = int(np.searchsorted(steps, to_step, side="right")) - 1
+    if ia >= len(steps) or ib < 0 or ia >= ib:
+        raise ValueError("no two logged steps between %d and %d" % (from_step, to_step))
+    parts = []
+    total_a = total_b = 0.0
+    for c in data.components:
+        pa, pb = bool(data.present[c][ia]), bool(data.present[c][ib])
+        if not (pa or pb):
+            continue
+        wa = float(data.weights[c][ia]) if pa else float(data.weights[c][ib])
+        wb = float(data.weights[c][ib]) if pb else wa
+        ca = float(data.values[c][ia]) if pa else 0.0
+        cb = float(data.values[c][ib]) if pb else 0.0
+        value_effect = 0.5 * (wa + wb) * (cb - ca)
+        weight_effect = 0.5 * (ca + cb) * (wb - wa)
+        total_a += wa * ca
+        total_b += wb * cb
+        parts.append({"component": c, "value_effect": value_effect,
+                      "weight_effect": weight_effect, "delta": value_effect + weight_effect,
+                      "from": wa * ca, "to": wb * cb})
+    delta = total_b - total_a
+    for p in parts:
+        p["share"] = p["delta"] / delta if delta != 0 and math.isfinite(delta) else None
+    parts.sort(key=lambda p: -abs(p["delta"]) if math.isfinite(p["delta"]) else -math.inf)
+    logged_delta = None
+    if data.total is not None and data.total_present[ia] and data.total_present[ib]:
+        logged_delta = float(data.total[ib] - data.total[ia])
+    return {"from_step": int(steps[ia]), "to_step": int(steps[ib]), "total_from": total_a,
+            "total_to": total_b, "delta": delta, "parts": parts, "logged_delta": logged_delta}
+
+
+def summarize_attribution(result):
+    """One line: 'total −0.42 from step 2,000 to 8,000: box −0.31 (74%), dfl −0.09, …'."""
+    head = "total %s from step %s to %s" % (_signed(result["delta"]), _step(result["from_step"]),
+                                            _step(result["to_step"]))
+    items = []
+    for p in result["parts"]:
+        share = "" if p["share"] is None else " (%.0f%%)" % (100 * p["share"])
+        items.append("%s %s%s" % (p["component"], _signed(p["delta"]), share))
+    return head + ": " + ", ".join(items)
+
+
+def _signed(x):
+    return ("%+.3g" % x).replace("-", "−") if math.isfinite(x) else _num(x)
