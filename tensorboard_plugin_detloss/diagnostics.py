@@ -208,7 +208,10 @@ def diagnose(splits):
         findings += _weight_changes(train, splits[train])
         rising = _rising(train, splits[train], signals)
         findings += rising
-        findings += _stalled(train, splits[train], signals, skip={f.component for f in rising})
+        zero = {f.component for f in findings
+                if f.kind == "zero" and train in f.evidence.get("splits", [f.split])}
+        findings += _stalled(train, splits[train], signals,
+                             skip={f.component for f in rising} | zero)
         for val in vals:
             findings += _overfitting(train, val, splits[train], splits[val], signals)
     order = {s: i for i, s in enumerate(reversed(SEVERITIES))}

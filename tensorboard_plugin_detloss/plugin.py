@@ -4,6 +4,8 @@ Routes (under /data/plugin/detloss/, documented in docs/API.md):
   GET  runs                one object per (run, loss name, split)
   GET  breakdown           one breakdown, as JSON or (format=csv) CSV
   POST breakdown_multirun  one split of many runs, from one data-provider read
+  GET  warnings            the diagnostics of one loss of a run (every split, every step)
+  GET  attribution         what moved the total between two steps, by component
   GET  index.js            the frontend bundle
 """
 
@@ -17,7 +19,7 @@ from tensorboard.backend import http_util
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
-from tensorboard_plugin_detloss import metadata, reader
+from tensorboard_plugin_detloss import diagnostics, metadata, reader
 
 _STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 _MAX_PARAM_LENGTH = 100_000
@@ -42,6 +44,8 @@ class DetlossPlugin(base_plugin.TBPlugin):
             "/runs": self._serve_runs,
             "/breakdown": self._serve_breakdown,
             "/breakdown_multirun": self._serve_breakdown_multirun,
+            "/warnings": self._serve_warnings,
+            "/attribution": self._serve_attribution,
         }
 
     # -- routes ------------------------------------------------------------------------------
@@ -144,6 +148,51 @@ class DetlossPlugin(base_plugin.TBPlugin):
         return http_util.Respond(request, body, "application/json")
 
 
+    @wrappers.Request.application
+    def _serve_warnings(self, request):
+        try:
+            run = _param(request.args, "run", required=True)
+            name = _param(request.args, "name")
+            ctx = plugin_util.context(request.environ)
+            experiment = plugin_util.experiment_id(request.environ)
+            series = reader.list_series(self._data_provider, ctx, experiment)
+            keys = _keys_of_loss(series, run, name)
+            breakdowns = reader.read_breakdowns(self._data_provider, ctx, experiment, keys, series)
+        except errors.PublicError as e:
+            return _error(request, str(e), e.http_code)
+        findings = diagnostics.diagnose({key.split: b for key, b in breakdowns.items()})
+        body = {"run": run, "name": keys[0].name,
+                "warnings": [f.to_json() for f in findings]}
+        return http_util.Respond(request, body, "application/json")
+
+    @wrappers.Request.application
+    def _serve_attribution(self, request):
+        try:
+            run = _param(request.args, "run", required=True)
+            split = _param(request.args, "split", required=True)
+            name = _param(request.args, "name")
+            from_step = _int_param(request.args, "from")
+            to_step = _int_param(request.args, "to")
+            if from_step >= to_step:
+                raise errors.InvalidArgumentError(
+                    "from must be less than to, got from=%d to=%d" % (from_step, to_step))
+            ctx = plugin_util.context(request.environ)
+            experiment = plugin_util.experiment_id(request.environ)
+            series = reader.list_series(self._data_provider, ctx, experiment)
+            key = _resolve(series, run, split, name)
+            breakdown = reader.read_breakdowns(
+                self._data_provider, ctx, experiment, [key], series)[key]
+            try:
+                result = diagnostics.attribution(breakdown, from_step, to_step)
+            except ValueError as e:
+                raise errors.NotFoundError("run %r, split %r: %s" % (run, split, e))
+        except errors.PublicError as e:
+            return _error(request, str(e), e.http_code)
+        result.update(run=run, name=key.name, split=split,
+                      summary=diagnostics.summarize_attribution(result))
+        return http_util.Respond(request, result, "application/json")
+
+
 class DetlossLoader(base_plugin.TBLoader):
     """Gives detloss data a keep-everything sampling default, then loads the plugin.
 
@@ -207,6 +256,29 @@ def _for_display(breakdown, max_points):
     if max_points is None or len(breakdown.steps) <= max_points:
         return breakdown
     return breakdown.select(reader.display_indices(breakdown, max_points))
+
+
+def _int_param(args, field):
+    text = _param(args, field, required=True)
+    try:
+        return int(text)
+    except ValueError:
+        raise errors.InvalidArgumentError("%s must be an integer step, got %r" % (field, text[:100]))
+
+
+def _keys_of_loss(series, run, name):
+    """Every split's SeriesKey of one loss of `run` (name resolved as in `_resolve`)."""
+    names = sorted({k.name for k in series if k.run == run})
+    if not names:
+        raise errors.NotFoundError("no detloss data for run %r" % run)
+    if name is None:
+        any_split = next(k.split for k in series if k.run == run)
+        name = _resolve(series, run, any_split, None).name
+    elif name not in names:
+        raise errors.NotFoundError(
+            "run %r has no loss named %r (it has %s)"
+            % (run, name, ", ".join(repr(n) for n in names)))
+    return sorted(k for k in series if k.run == run and k.name == name)
 
 
 def _components_of(layouts):
