@@ -33,6 +33,7 @@ setuptools.setup(
         "tf": ["tensorflow>=2.16"],
     },
     entry_points={
+        "console_scripts": ["detloss = tensorboard_plugin_detloss.cli:main"],
         "tensorboard_plugins": [
             "detloss = tensorboard_plugin_detloss.plugin:DetlossLoader",
         ],
