@@ -28,6 +28,8 @@ export interface Breakdown {
   weights: Record<string, (number | null)[]>;
   /** The logged total, or null if the series never logged one. */
   total: (number | null)[] | null;
+  /** How many steps the series has (more than `steps.length` when downsampled for display). */
+  numSteps: number;
 }
 
 /** A failed request, with the server's message (4xx bodies are text or JSON). */
@@ -89,6 +91,7 @@ export function decodeBreakdown(raw: unknown): Breakdown {
     values,
     weights,
     total: Array.isArray(r.total) ? decodeColumn(r.total, n) : null,
+    numSteps: typeof r.num_steps === "number" ? r.num_steps : n,
   };
 }
 
@@ -151,11 +154,121 @@ export async function fetchRuns(): Promise<SeriesInfo[]> {
   return raw.map(decodeSeriesInfo);
 }
 
-/** `GET breakdown` for one (run, split, name). */
-export async function fetchBreakdown(run: string, split: string, name?: string): Promise<Breakdown> {
+/** The URL of `GET breakdown` (relative to the plugin's route prefix). */
+export function breakdownUrl(
+  run: string,
+  split: string,
+  name?: string,
+  opts: { maxPoints?: number; format?: "json" | "csv" } = {},
+): string {
   const q = new URLSearchParams({ run, split });
   if (name !== undefined) q.set("name", name);
-  return decodeBreakdown(await fetchJson(`./breakdown?${q.toString()}`));
+  if (opts.maxPoints !== undefined) q.set("max_points", String(Math.max(2, Math.round(opts.maxPoints))));
+  if (opts.format !== undefined) q.set("format", opts.format);
+  return `./breakdown?${q.toString()}`;
+}
+
+/** `GET breakdown` for one (run, split, name), downsampled for display to `maxPoints` if given. */
+export async function fetchBreakdown(run: string, split: string, name?: string, maxPoints?: number): Promise<Breakdown> {
+  return decodeBreakdown(await fetchJson(breakdownUrl(run, split, name, { maxPoints })));
+}
+
+export type Severity = "info" | "warning" | "error";
+
+/** One finding of the `warnings` route. `component` null means the total. */
+export interface Warning {
+  kind: string;
+  severity: Severity;
+  component: string | null;
+  split: string;
+  startStep: number;
+  endStep: number;
+  message: string;
+  evidence: [string, number | string][];
+}
+
+function decodeWarning(raw: unknown): Warning {
+  const r = (raw ?? {}) as Record<string, unknown>;
+  const sev = str(r.severity);
+  const ev = r.evidence && typeof r.evidence === "object" ? (r.evidence as Record<string, unknown>) : {};
+  const evidence: [string, number | string][] = Object.entries(ev).map(([k, v]) => {
+    const n = decodeNumber(v);
+    return [k, typeof v === "number" || (typeof v === "string" && n !== null) ? (n as number) : str(v)];
+  });
+  const start = Number(decodeNumber(r.start_step) ?? 0);
+  return {
+    kind: str(r.kind),
+    severity: sev === "error" || sev === "warning" ? sev : "info",
+    component: r.component === null || r.component === undefined ? null : str(r.component),
+    split: str(r.split),
+    startStep: start,
+    endStep: Number(decodeNumber(r.end_step) ?? start),
+    message: str(r.message),
+    evidence,
+  };
+}
+
+/** `GET warnings` for one run (and loss name). */
+export async function fetchWarnings(run: string, name?: string): Promise<Warning[]> {
+  const q = new URLSearchParams({ run });
+  if (name !== undefined) q.set("name", name);
+  const raw = (await fetchJson(`./warnings?${q.toString()}`)) as Record<string, unknown> | null;
+  const list = raw && Array.isArray(raw.warnings) ? raw.warnings : [];
+  return list.map(decodeWarning);
+}
+
+export interface AttributionPart {
+  component: string;
+  valueEffect: number | null;
+  weightEffect: number | null;
+  delta: number | null;
+  share: number | null;
+}
+
+/** `GET attribution`: what moved the total between two steps. */
+export interface Attribution {
+  run: string;
+  name: string;
+  split: string;
+  fromStep: number;
+  toStep: number;
+  totalFrom: number | null;
+  totalTo: number | null;
+  delta: number | null;
+  parts: AttributionPart[];
+  loggedDelta: number | null;
+}
+
+export function decodeAttribution(raw: unknown): Attribution {
+  const r = (raw ?? {}) as Record<string, unknown>;
+  const parts = Array.isArray(r.parts) ? r.parts : [];
+  return {
+    run: str(r.run),
+    name: str(r.name),
+    split: str(r.split),
+    fromStep: Number(decodeNumber(r.from_step) ?? 0),
+    toStep: Number(decodeNumber(r.to_step) ?? 0),
+    totalFrom: decodeNumber(r.total_from),
+    totalTo: decodeNumber(r.total_to),
+    delta: decodeNumber(r.delta),
+    loggedDelta: decodeNumber(r.logged_delta),
+    parts: parts.map((p) => {
+      const o = (p ?? {}) as Record<string, unknown>;
+      return {
+        component: str(o.component),
+        valueEffect: decodeNumber(o.value_effect),
+        weightEffect: decodeNumber(o.weight_effect),
+        delta: decodeNumber(o.delta),
+        share: decodeNumber(o.share),
+      };
+    }),
+  };
+}
+
+export async function fetchAttribution(run: string, split: string, from: number, to: number, name?: string): Promise<Attribution> {
+  const q = new URLSearchParams({ run, split, from: String(from), to: String(to) });
+  if (name !== undefined) q.set("name", name);
+  return decodeAttribution(await fetchJson(`./attribution?${q.toString()}`));
 }
 
 /**
@@ -166,11 +279,13 @@ export async function fetchSplit(
   runs: string[],
   split: string,
   name?: string,
+  maxPoints?: number,
 ): Promise<Map<string, Breakdown>> {
   const body = new URLSearchParams();
   for (const r of runs) body.append("runs", r);
   body.set("split", split);
   if (name !== undefined) body.set("name", name);
+  if (maxPoints !== undefined) body.set("max_points", String(Math.max(2, Math.round(maxPoints))));
   const raw = await fetchJson("./breakdown_multirun", {
     method: "POST",
     headers: { "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8" },

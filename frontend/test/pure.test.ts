@@ -12,7 +12,7 @@ import { contributions, stackLayers, totalLine } from "../src/stack";
 function breakdown(partial: Partial<Breakdown>): Breakdown {
   return {
     run: "r", name: "loss", split: "train", components: [], steps: [], wallTimes: [],
-    values: {}, weights: {}, total: null, ...partial,
+    values: {}, weights: {}, total: null, numSteps: 0, ...partial,
   };
 }
 
