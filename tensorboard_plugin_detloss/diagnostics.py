@@ -114,6 +114,10 @@ class _Signal:
         self.y = y[finite]
         n = self.n = len(self.y)
         if n == 0:
+            self.bucket_size, self.sigma = 1, 0.0
+            self.level = self.local_sigma = np.zeros(0)
+            self.bucket_first = self.bucket_last = np.zeros(0, np.int64)
+            self.bucket_count = np.zeros(0, np.int64)
             return
         k = self.bucket_size = max(1, -(-n // FINE_BUCKETS))
         full = (n // k) * k
@@ -179,6 +183,12 @@ def _split_roles(splits):
 
 
 def diagnose(splits):
+    """All findings for one loss of one run (see `_diagnose`)."""
+    with np.errstate(all="ignore"):  # NaN/Inf/overflow in the input are data, not errors
+        return _diagnose(splits)
+
+
+def _diagnose(splits):
     """All findings for one loss of one run.
 
     Args:
@@ -193,11 +203,11 @@ def diagnose(splits):
     signals = {}  # (split, component) -> _Signal of raw values
     for split, data in splits.items():
         steps = np.asarray(data.steps, np.int64)
-        if len(steps) == 0:
-            continue
         for c in data.components:
             present = np.asarray(data.present[c], bool)
             signals[(split, c)] = _Signal(steps[present], np.asarray(data.values[c])[present])
+        if len(steps) == 0:
+            continue
         findings += _non_finite(split, data, steps)
         findings += _zero(split, data, steps, signals)
         findings += _spikes(split, data, steps, signals)
@@ -772,7 +782,6 @@ def attribution(data, from_step, to_step):
     if ia >= len(steps) or ib < 0 or ia >= ib:
         raise ValueError("no two logged steps between %d and %d" % (from_step, to_step))
     parts = []
-    total_a = total_b = 0.0
     for c in data.components:
         pa, pb = bool(data.present[c][ia]), bool(data.present[c][ib])
         if not (pa or pb):
@@ -783,11 +792,11 @@ def attribution(data, from_step, to_step):
         cb = float(data.values[c][ib]) if pb else 0.0
         value_effect = 0.5 * (wa + wb) * (cb - ca)
         weight_effect = 0.5 * (ca + cb) * (wb - wa)
-        total_a += wa * ca
-        total_b += wb * cb
         parts.append({"component": c, "value_effect": value_effect,
                       "weight_effect": weight_effect, "delta": value_effect + weight_effect,
                       "from": wa * ca, "to": wb * cb})
+    total_a = math.fsum(p["from"] for p in parts)
+    total_b = math.fsum(p["to"] for p in parts)
     delta = total_b - total_a
     for p in parts:
         p["share"] = p["delta"] / delta if delta != 0 and math.isfinite(delta) else None
@@ -805,7 +814,7 @@ def summarize_attribution(result):
                                             _step(result["to_step"]))
     items = []
     for p in result["parts"]:
-        share = "" if p["share"] is None else " (%.0f%%)" % (100 * p["share"])
+        share = "" if p["share"] is None else (" (%.0f%%)" % (100 * p["share"])).replace("-", "−")
         items.append("%s %s%s" % (p["component"], _signed(p["delta"]), share))
     return head + ": " + ", ".join(items)
 

@@ -181,3 +181,50 @@ def test_max_points_downsamples_for_display(server):
     assert max(body["values"]["box"]) == 5.0 and min(body["values"]["box"]) == 0.5
     status, _, message = tb.request(BASE + "/breakdown?run=big&split=train&max_points=x")
     assert status == 400 and b"max_points must be an integer" in message
+
+
+def test_warnings_route_reports_non_finite_values(server):
+    tb, _ = server
+    body = get_json(tb, BASE + "/warnings?run=file_writer")
+    assert body["run"] == "file_writer" and body["name"] == "loss"
+    [finding] = [w for w in body["warnings"] if w["kind"] == "non_finite"]
+    assert finding["severity"] == "error"
+    assert (finding["component"], finding["split"]) == ("obj", "train")
+    assert (finding["start_step"], finding["end_step"]) == (10, 12)
+    assert finding["evidence"]["count"] == 3 and finding["evidence"]["first_value"] == "NaN"
+    assert "obj in train became NaN at step 10" in finding["message"]
+    assert get_json(tb, BASE + "/warnings?run=file_writer&name=aux_loss")["name"] == "aux_loss"
+
+
+def test_attribution_route_splits_the_change_exactly(server):
+    tb, expected = server
+    body = get_json(tb, BASE + "/attribution?run=torch_writer&split=train&from=5&to=50")
+    want = expected.breakdown(("torch_writer", "loss", "train"))
+    i, j = want["steps"].index(5), want["steps"].index(50)
+
+    def summed(k):
+        return sum(want["weights"][c][k] * want["values"][c][k] for c in want["components"]
+                   if want["values"][c][k] is not None)
+
+    assert body["from_step"] == 5 and body["to_step"] == 50
+    assert abs(body["delta"] - (summed(j) - summed(i))) < 1e-12
+    assert abs(sum(p["delta"] for p in body["parts"]) - body["delta"]) < 1e-12
+    assert {p["component"] for p in body["parts"]} == {"box", "cls", "dfl", "l1"}
+    assert body["logged_delta"] == want["total"][j] - want["total"][i]
+    assert body["summary"].startswith("total ")
+
+
+@pytest.mark.parametrize(
+    "path, status, message",
+    [
+        ("/warnings?run=nope", 404, "no detloss data for run 'nope'"),
+        ("/warnings", 400, "missing parameter 'run'"),
+        ("/attribution?run=torch_writer&split=train&from=9&to=3", 400, "from must be less than to"),
+        ("/attribution?run=torch_writer&split=train&from=a&to=3", 400, "from must be an integer"),
+        ("/attribution?run=torch_writer&split=train&from=1000&to=2000", 404, "no two logged steps"),
+    ],
+)
+def test_bad_diagnostics_requests(server, path, status, message):
+    tb, _ = server
+    got, _, body = tb.request(BASE + path)
+    assert got == status and message in body.decode()
