@@ -590,12 +590,15 @@ def _stall_fit(signal):
     fits' residuals in units of the bucket noise, and require that the decay before j still had
     a clear drop ahead of it.
     """
-    level = signal.level
+    # Fit on at most 256 coarse buckets (medians of fine ones): the shape is all that matters.
+    group = max(1, -(-len(signal.level) // 256))
+    full = (len(signal.level) // group) * group
+    level = np.median(signal.level[:full].reshape(-1, group), axis=1)
+    first = signal.bucket_first[:full:group]
     nb = len(level)
-    t = (signal.bucket_first - signal.bucket_first[0]) / max(
-        1, signal.bucket_first[-1] - signal.bucket_first[0])
-    var = (1.2533 * signal.sigma) ** 2 / max(1.0, float(np.median(signal.bucket_count)))
-    var = max(var, 1e-18)
+    t = (first - first[0]) / max(1, first[-1] - first[0])
+    per_bucket = float(np.median(signal.bucket_count)) * group
+    var = max((1.2533 * signal.sigma) ** 2 / max(1.0, per_bucket), 1e-18)
     smooth_sse = _exp_fits(t, level)[0]
     best = None
     for j in range(int(0.1 * nb), int(0.75 * nb) + 1, max(1, nb // 40)):
@@ -613,7 +616,7 @@ def _stall_fit(signal):
         return None
     if not predicted > 0.1 * max(abs(after_level), ZERO):
         return None
-    return j, after_level, predicted
+    return j * group, after_level, predicted
 
 
 def _stalled(split, data, signals, skip=()):
