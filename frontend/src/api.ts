@@ -3,6 +3,8 @@
 // Every URL is relative: the iframe's <base href> points at the plugin's route prefix, which
 // TensorBoard may put behind --path_prefix and /experiment/<id>/.
 
+import { formatNumber } from "./format";
+
 /** One entry of `GET runs`: a (run, loss name, split) with detloss data. */
 export interface SeriesInfo {
   run: string;
@@ -191,10 +193,7 @@ function decodeWarning(raw: unknown): Warning {
   const r = (raw ?? {}) as Record<string, unknown>;
   const sev = str(r.severity);
   const ev = r.evidence && typeof r.evidence === "object" ? (r.evidence as Record<string, unknown>) : {};
-  const evidence: [string, number | string][] = Object.entries(ev).map(([k, v]) => {
-    const n = decodeNumber(v);
-    return [k, typeof v === "number" || (typeof v === "string" && n !== null) ? (n as number) : str(v)];
-  });
+  const evidence: [string, number | string][] = Object.entries(ev).map(([k, v]) => [k, evidenceValue(v)]);
   const start = Number(decodeNumber(r.start_step) ?? 0);
   return {
     kind: str(r.kind),
@@ -206,6 +205,22 @@ function decodeWarning(raw: unknown): Warning {
     message: str(r.message),
     evidence,
   };
+}
+
+/** An evidence value: a number, else text; lists and objects (per component) as one line of text. */
+export function evidenceValue(v: unknown): number | string {
+  const n = decodeNumber(v);
+  if (n !== null) return n;
+  if (Array.isArray(v)) return v.map((x) => String(evidenceValue(x))).join(", ");
+  if (v !== null && typeof v === "object") {
+    return Object.entries(v as Record<string, unknown>)
+      .map(([k, x]) => {
+        const e = evidenceValue(x);
+        return `${k} ${typeof e === "number" ? formatNumber(e) : e}`;
+      })
+      .join(", ");
+  }
+  return str(v);
 }
 
 /** `GET warnings` for one run (and loss name). */

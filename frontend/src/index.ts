@@ -85,6 +85,8 @@ interface CompareLoaded {
 }
 
 let firstChartMarked = false;
+/** Views whose first drawing was marked (Performance API: `detloss:<view>-drawn`). */
+const marked = new Set<string>();
 
 class App {
   private state: ViewState = readUrlState();
@@ -640,8 +642,9 @@ class App {
       this.nameRow.remove();
     }
     this.saveUrl();
-    void this.loadData();
-    void this.loadCompare();
+    // The selected run first: the comparison (up to every run) would compete with it for the
+    // server, which reads runs one after another.
+    void this.loadData().finally(() => void this.loadCompare());
   }
 
   /** Points to ask the server for: about one per pixel of the widest chart. */
@@ -681,6 +684,10 @@ class App {
       return;
     }
     if (generation !== this.generation) return;
+    if (!marked.has("data")) {
+      marked.add("data");
+      performance.mark("detloss:data-loaded");
+    }
     this.showStatus("");
     this.loaded = { run, name, splits: new Map(answers.map((b) => [b.split, b])), stackSplit, pair };
     clear(this.splitSelect);
@@ -691,7 +698,8 @@ class App {
     this.subtitle.textContent = `loss: ${name} · splits: ${splits.join(", ")}`;
     this.renderExportLinks();
     this.schedule("stack", "components", "legend", "whatif", "warnings", "compare");
-    if (this.routes.warnings) void this.loadWarnings(generation);
+    // Diagnostics read every step on the server: asked for once the charts are on screen.
+    if (this.routes.warnings) requestAnimationFrame(() => void this.loadWarnings(generation));
   }
 
   private async loadWarnings(generation: number): Promise<void> {
@@ -793,6 +801,10 @@ class App {
     if (this.frame) return;
     this.frame = requestAnimationFrame(() => {
       this.frame = 0;
+      if (!marked.has("frame")) {
+        marked.add("frame");
+        performance.mark("detloss:first-frame");
+      }
       const dirty = new Set(this.dirty);
       this.dirty.clear();
       try {
@@ -801,6 +813,12 @@ class App {
         if (dirty.has("stack")) this.drawStack();
         if (dirty.has("components")) this.drawComponents();
         if (dirty.has("compare")) this.drawCompare();
+        for (const [id, chart] of [["stack", this.stackChart], ["components", this.componentCharts.size ? 1 : null], ["compare", this.compareChart]] as const) {
+          if (chart && !marked.has(id)) {
+            marked.add(id);
+            performance.mark(`detloss:${id}-drawn`);
+          }
+        }
         if (dirty.has("warnings") || dirty.has("stack") || dirty.has("components")) this.renderWarnings();
       } catch (e) {
         this.showError(`Could not draw: ${messageOf(e)}`);
@@ -1494,6 +1512,8 @@ class App {
       top: () => (app.model ? app.model.top : null),
       /** Runs one auto-reload poll now (what the 30 s timer does). */
       check: () => app.check(),
+      /** Zooms every chart as a drag would (null: reset). */
+      zoom: (range: [number, number] | null) => app.setZoom(range, null),
     };
   }
 }
