@@ -40,7 +40,10 @@ class FileWriter:
     Use as a context manager, or call `close()`. Safe to share between threads.
 
     Args:
-      logdir: the run's directory (created if missing). Local paths only.
+      logdir: the run's directory (created if missing): a local path, or a URL TensorBoard's
+        file layer understands (`s3://` with boto3, any fsspec protocol with fsspec; written
+        through `tensorboard.compat.tensorflow_stub.io.gfile`, appending where the filesystem
+        can and rewriting the file on each flush where it cannot).
       flush_secs: at most this many seconds of writes sit in memory; a process killed
         with SIGKILL loses at most that much.
       filename_suffix: appended to the event file's name.
@@ -48,24 +51,21 @@ class FileWriter:
 
     def __init__(self, logdir, flush_secs=10.0, filename_suffix=""):
         logdir = os.fspath(logdir)
-        if "://" in logdir:
-            raise ValueError(
-                "logdir: FileWriter writes local paths only, got %r; for remote logdirs pass "
-                "a torch or TF summary writer as `writer`" % logdir
-            )
         if not flush_secs > 0:
             raise ValueError("flush_secs must be > 0, got %r" % (flush_secs,))
-        os.makedirs(logdir, exist_ok=True)
+        name = "events.out.tfevents.%010d.%s.%d.%d.detloss%s" % (
+            time.time(), socket.gethostname(), os.getpid(), next(_uids), filename_suffix)
+        if "://" in logdir:
+            self._file = _RemoteFile(logdir, name)
+            self.path = self._file.path
+        else:
+            os.makedirs(logdir, exist_ok=True)
+            self.path = os.path.join(logdir, name)
+            self._file = open(self.path, "wb")
         self.logdir = logdir
-        self.path = os.path.join(
-            logdir,
-            "events.out.tfevents.%010d.%s.%d.%d.detloss%s"
-            % (time.time(), socket.gethostname(), os.getpid(), next(_uids), filename_suffix),
-        )
         self._flush_secs = float(flush_secs)
         self._lock = threading.Lock()
         self._described = set()  # tags whose metadata this file already holds
-        self._file = open(self.path, "wb")
         self._closed = False
         self._dirty = False
         self._write(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2"))
@@ -145,6 +145,31 @@ class FileWriter:
             self.close()
         except Exception:
             pass
+
+
+class _RemoteFile:
+    """Buffers records in memory and hands them to TensorBoard's gfile on flush."""
+
+    def __init__(self, logdir, name):
+        from tensorboard.compat.tensorflow_stub.io import gfile  # imports boto3/fsspec if present
+
+        gfile.makedirs(logdir)
+        self.path = logdir.rstrip("/") + "/" + name
+        self._gfile = gfile.GFile(self.path, "wb")
+        self._pending = []
+
+    def write(self, data):
+        self._pending.append(data)
+
+    def flush(self):
+        if self._pending:
+            self._gfile.write(b"".join(self._pending))
+            self._pending = []
+        self._gfile.flush()
+
+    def close(self):
+        self.flush()
+        self._gfile.close()
 
 
 def _flush_periodically(writer_ref, wake, interval):

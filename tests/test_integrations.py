@@ -1,0 +1,182 @@
+"""Integrations, each run for real on a short training: Keras `fit`, PyTorch Lightning, DDP on
+two gloo processes, and remote (fsspec) logdirs. Each reads back what it wrote through the same
+reader the tab uses (TensorBoard's multiplexer data provider, every point kept)."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from tensorboard import context
+from tensorboard.backend.event_processing import data_provider as mux_provider
+from tensorboard.backend.event_processing import plugin_event_multiplexer as mux
+
+import tensorboard_plugin_detloss as detloss
+from tensorboard_plugin_detloss import reader
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES = os.path.join(ROOT, "examples")
+
+
+def read_all(logdir):
+    """{(run, name, split): Breakdown} of a logdir (local path or URL)."""
+    multiplexer = mux.EventMultiplexer(tensor_size_guidance={"detloss": 0})
+    multiplexer.AddRunsFromDirectory(logdir)
+    multiplexer.Reload()
+    provider = mux_provider.MultiplexerDataProvider(multiplexer, logdir)
+    ctx = context.RequestContext()
+    series = reader.list_series(provider, ctx, "")
+    return {tuple(k): b for k, b in reader.read_breakdowns(provider, ctx, "", list(series),
+                                                           series).items()}
+
+
+def run_example(script, *args):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=EXAMPLES)
+    proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, script), *args],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_keras_callback_logs_outputs_with_compile_weights(tmp_path):
+    log_dir = str(tmp_path / "keras_run")
+    run_example("keras_multi_output.py", log_dir, "--epochs", "2")
+    # Keras' own callback wrote beside us, in the same train/validation layout.
+    assert sorted(os.listdir(log_dir)) == ["train", "validation"]
+    data = read_all(log_dir)
+    train = data[("train", "loss", "train")]
+    val = data[("validation", "loss", "val")]
+    assert train.components == ["box", "cls"] or train.components == ["cls", "box"]
+    # update_freq="batch": every optimizer step (512 samples / 32 = 16 per epoch).
+    assert train.steps.tolist() == list(range(1, 33))
+    assert set(train.weights["box"].tolist()) == {5.0} and set(train.weights["cls"].tolist()) == {1.0}
+    # The logged total is Keras' loss = Σ weight × per-output loss (no regularisation here).
+    summed = 5.0 * train.values["box"] + 1.0 * train.values["cls"]
+    np.testing.assert_allclose(train.total, summed, rtol=1e-5)
+    assert val.steps.tolist() == [16, 32]
+    np.testing.assert_allclose(val.total, 5.0 * val.values["box"] + val.values["cls"], rtol=1e-5)
+
+
+def test_keras_callback_refuses_weights_that_contradict_the_model():
+    proc = subprocess.run([sys.executable, "-c", """
+import os, sys
+sys.path.insert(0, %r)
+import numpy as np, keras_multi_output as ex, tensorboard_plugin_detloss as detloss
+m = ex.build()
+x, y = ex.synthetic(32, np.random.default_rng(0))
+try:
+    m.fit(x, y, epochs=1, verbose=0, callbacks=[detloss.keras.LossBreakdown(
+        %r, loss_weights={"cls": 1.0, "box": 2.0})])
+except ValueError as e:
+    print("ValueError:", e)
+""" % (EXAMPLES, "/tmp/unused-detloss-keras")], capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert "loss_weights differ from the model's compile-time loss_weights: box: 2.0 vs 5.0" \
+        in proc.stdout, proc.stderr[-2000:]
+
+
+def test_lightning_callback_logs_train_steps_and_epoch_means(tmp_path):
+    pytest.importorskip("lightning")  # installed by requirements-dev.txt
+    sys.path.insert(0, EXAMPLES)
+    try:
+        import lightning_detector
+    finally:
+        sys.path.remove(EXAMPLES)
+    trainer = lightning_detector.train(str(tmp_path / "lt"), epochs=2)
+    data = read_all(str(tmp_path / "lt"))
+    run = os.path.relpath(trainer.log_dir, str(tmp_path / "lt"))
+    train = data[(run, "loss", "train")]
+    val = data[(run, "loss", "val")]
+    # 256 samples / 16 = 16 steps per epoch, logged every 2 optimizer steps, at the global
+    # step (the optimizer steps done, counting this batch's).
+    assert train.steps.tolist() == list(range(2, 33, 2))
+    assert set(train.weights["box"].tolist()) == {7.5}
+    np.testing.assert_allclose(train.total, 7.5 * train.values["box"] + 0.5 * train.values["cls"],
+                               rtol=1e-6)
+    # Validation: one point per epoch, at the global step after it (no sanity-check point).
+    assert val.steps.tolist() == [16, 32]
+    np.testing.assert_allclose(val.total, 7.5 * val.values["box"] + 0.5 * val.values["cls"],
+                               rtol=1e-6)
+
+
+_DDP = """
+import os, sys, tempfile
+import torch, torch.distributed as dist, torch.multiprocessing as mp
+import tensorboard_plugin_detloss as detloss
+
+def worker(rank, world, logdir, init):
+    dist.init_process_group("gloo", init_method="file://" + init, rank=rank, world_size=world)
+    writer = detloss.summary.FileWriter(logdir) if rank == 0 else None
+    for step in range(5):
+        box = torch.tensor(1.0 + rank + step)       # rank 0: 1+s, rank 1: 2+s -> mean 1.5+s
+        cls = torch.tensor(2.0 * rank)              # mean 1.0
+        wrote = detloss.distributed.write({"box": box, "cls": cls}, step=step,
+                                          weights={"box": 2.0}, total=2 * box + cls,
+                                          writer=writer)
+        assert wrote == (rank == 0)
+        detloss.distributed.write({"box": box, "cls": cls}, step=step, split="local",
+                                  writer=writer, reduce=None)
+    if writer: writer.close()
+    dist.destroy_process_group()
+
+if __name__ == "__main__":
+    with tempfile.TemporaryDirectory() as tmp:
+        mp.spawn(worker, args=(2, sys.argv[1], os.path.join(tmp, "init")), nprocs=2)
+"""
+
+
+def test_ddp_rank_zero_writes_the_mean_across_ranks(tmp_path):
+    script = tmp_path / "ddp.py"
+    script.write_text(_DDP)
+    logdir = str(tmp_path / "ddp")
+    proc = subprocess.run([sys.executable, str(script), logdir], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len(os.listdir(logdir)) == 1  # one writer: rank 0
+    data = read_all(os.path.dirname(logdir))
+    train = data[("ddp", "loss", "train")]
+    assert train.values["box"].tolist() == [1.5, 2.5, 3.5, 4.5, 5.5]
+    assert train.values["cls"].tolist() == [1.0] * 5
+    assert train.total.tolist() == [2 * b + 1.0 for b in [1.5, 2.5, 3.5, 4.5, 5.5]]
+    local = data[("ddp", "loss", "local")]
+    assert local.values["box"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]  # rank 0's own values
+
+
+def test_remote_logdir_through_fsspec(tmp_path):
+    fsspec = pytest.importorskip("fsspec")  # installed with tensorboard's fsspec extra; README
+    url = "memory://detloss-test/logs"
+    with detloss.summary.FileWriter(url + "/run_a") as w:
+        for step in range(50):
+            detloss.summary.write({"box": step / 10, "cls": 0.5}, step=step,
+                                  weights={"box": 7.5}, writer=w)
+            if step == 24:
+                w.flush()  # appending after a flush
+    memory = fsspec.filesystem("memory")
+    [remote] = memory.ls("/detloss-test/logs/run_a", detail=False)
+    # TensorFlow's file layer (used by the multiplexer when TF is installed) has no memory://,
+    # so copy the bytes out and read them the usual way.
+    local = tmp_path / "logs" / "run_a"
+    local.mkdir(parents=True)
+    (local / os.path.basename(remote)).write_bytes(memory.cat_file(remote))
+    breakdown = read_all(str(tmp_path / "logs"))[("run_a", "loss", "train")]
+    assert breakdown.steps.tolist() == list(range(50))
+    assert breakdown.values["box"].tolist() == [s / 10 for s in range(50)]
+    assert set(breakdown.weights["box"].tolist()) == {7.5}
+
+
+def test_file_url_logdir_is_read_by_tensorboard_as_written(tmp_path):
+    with detloss.summary.FileWriter("file://%s/run_b" % tmp_path) as w:
+        for step in range(10):
+            detloss.summary.write({"box": float(step)}, step=step, writer=w)
+    assert read_all(str(tmp_path))[("run_b", "loss", "train")].values["box"].tolist() == \
+        [float(s) for s in range(10)]
+
+
+def test_integrations_are_imported_lazily():
+    proc = subprocess.run([sys.executable, "-c",
+                           "import sys, tensorboard_plugin_detloss as d; "
+                           "print(sorted(m for m in ('tensorflow', 'keras', 'torch', 'lightning') "
+                           "if m in sys.modules)); d.distributed; print('torch' in sys.modules)"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.stdout.split("\n")[:2] == ["[]", "True"], proc.stderr
