@@ -180,3 +180,24 @@ def test_integrations_are_imported_lazily():
                            "if m in sys.modules)); d.distributed; print('torch' in sys.modules)"],
                           capture_output=True, text=True, timeout=120)
     assert proc.stdout.split("\n")[:2] == ["[]", "True"], proc.stderr
+
+
+def test_custom_tf_loss_logs_in_graph_mode(tmp_path):
+    run_example("tf_custom_yolo_loss.py", str(tmp_path / "yolo_tf"), "--steps", "12")
+    train = read_all(str(tmp_path))[("yolo_tf", "loss", "train")]
+    assert train.components == ["classification", "coordinates", "confidence"]
+    # Inside tf.function, at the optimizer's iteration before each update: 0 … 11.
+    assert train.steps.tolist() == list(range(12))
+    assert set(train.weights["coordinates"].tolist()) == {5.0}
+    np.testing.assert_allclose(train.total, train.summed_total(), rtol=1e-5)
+
+
+def test_plain_pytorch_loop_takes_the_loss_dict(tmp_path):
+    run_example("pytorch_loop.py", str(tmp_path / "torch_loop"))
+    data = read_all(str(tmp_path))
+    train = data[("torch_loop", "loss", "train")]
+    assert train.components == ["loss_objectness", "loss_rpn_box_reg", "loss_classifier",
+                                "loss_box_reg"]
+    assert train.steps.tolist() == list(range(90))
+    np.testing.assert_allclose(train.total, train.summed_total(), rtol=1e-6)
+    assert data[("torch_loop", "loss", "val")].steps.tolist() == [29, 59, 89]
