@@ -32,3 +32,17 @@ install_chromium() {
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
 }
+
+install_ultralytics_env() {
+  # Ultralytics needs torchvision, which needs torch 2.14.1 (a CUDA build of ~5.5 GB, from the
+  # machine's local wheel cache here): a separate virtualenv, so the main one keeps torch 2.13.
+  local uvenv="${DETLOSS_ULTRALYTICS_VENV:-$ROOT/.venv-ultralytics}"
+  if [ ! -x "$uvenv/bin/python" ]; then
+    say "creating virtualenv $uvenv (Ultralytics integration test)"
+    python3 -m venv "$uvenv"
+  fi
+  say "installing ultralytics, torch 2.14.1 and torchvision 0.29.1 into $uvenv"
+  "$uvenv/bin/python" -m pip install -q "torch==2.14.1" "torchvision==0.29.1" \
+    "ultralytics==8.4.190" -e "$ROOT"
+  export DETLOSS_ULTRALYTICS_PYTHON="$uvenv/bin/python"
+}

@@ -9,6 +9,7 @@ install_package "[tf]"
 say "installing test requirements"
 pip_install -r requirements-dev.txt
 install_chromium
+install_ultralytics_env
 
 # Generated files must match their sources (a mismatch fails under CI=true, warns locally).
 stale=""

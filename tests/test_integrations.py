@@ -201,3 +201,44 @@ def test_plain_pytorch_loop_takes_the_loss_dict(tmp_path):
     assert train.steps.tolist() == list(range(90))
     np.testing.assert_allclose(train.total, train.summed_total(), rtol=1e-6)
     assert data[("torch_loop", "loss", "val")].steps.tolist() == [29, 59, 89]
+
+
+def _ultralytics_python():
+    """The interpreter of the Ultralytics environment (torch 2.14.1 + torchvision + ultralytics,
+    about 6 GB, built by scripts/test.sh in .venv-ultralytics, or $DETLOSS_ULTRALYTICS_PYTHON)."""
+    python = os.environ.get("DETLOSS_ULTRALYTICS_PYTHON") or os.path.join(
+        ROOT, ".venv-ultralytics", "bin", "python")
+    if not os.path.exists(python):
+        pytest.fail("no Ultralytics environment at %s: run scripts/test.sh (it builds it) or set "
+                    "DETLOSS_ULTRALYTICS_PYTHON" % python)
+    return python
+
+
+def test_ultralytics_callbacks_log_raw_components_with_actual_gains(tmp_path):
+    python = _ultralytics_python()
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    env["PYTHONPATH"] = ROOT
+    proc = subprocess.run([python, os.path.join(EXAMPLES, "ultralytics_tiny.py"), str(tmp_path)],
+                          capture_output=True, text=True, timeout=900, env=env)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    run_dir = str(tmp_path / "runs")
+    data = read_all(run_dir)
+    train, val = data[("train", "loss", "train")], data[("train", "loss", "val")]
+    assert train.components == ["box", "cls", "dfl"]
+    assert train.steps.tolist() == [1, 2] and val.steps.tolist() == [1, 2]
+    for b in (train, val):
+        assert {c: set(b.weights[c].tolist()) for c in b.components} == {
+            "box": {7.5}, "cls": {0.5}, "dfl": {1.5}}
+    # Ultralytics' own scalars, in the same directory, are the weighted values: ours × gain
+    # (theirs rounded to 5 decimals by label_loss_items; ours are not rounded).
+    multiplexer = mux.EventMultiplexer()
+    multiplexer.AddRunsFromDirectory(run_dir)
+    multiplexer.Reload()
+    scalars = mux_provider.MultiplexerDataProvider(multiplexer, run_dir).read_scalars(
+        context.RequestContext(), experiment_id="", plugin_name="scalars", downsample=1000)
+    for split, b in (("train", train), ("val", val)):
+        for c, gain in (("box", 7.5), ("cls", 0.5), ("dfl", 1.5)):
+            theirs = scalars["train"]["%s/%s_loss" % (split, c)]
+            assert [d.step for d in theirs] == b.steps.tolist()
+            np.testing.assert_allclose(b.values[c] * gain, [d.value for d in theirs],
+                                       rtol=0, atol=5.1e-6)
