@@ -30,6 +30,7 @@ T0 = 1_767_225_600.0
 WEIGHTS = {"box": 7.5, "cls": 0.5, "dfl": 1.5}
 ALPHA_STEPS = 200
 ALPHA_VAL = list(range(19, ALPHA_STEPS, 20))
+LONG_STEPS = 3000
 
 
 def alpha_train(step):
@@ -67,6 +68,10 @@ def write_logs(logdir):
             if step % 10 == 9:
                 detloss.summary.write({XSS_COMPONENT: 0.75, "box": 0.5}, step=step,
                                       split="val", writer=w, walltime=T0 + step)
+    with detloss.summary.FileWriter(os.path.join(logdir, "long")) as w:
+        for step in range(LONG_STEPS):
+            detloss.summary.write({"box": 1.0 + (step % 7) / 8.0, "cls": 0.5}, step=step,
+                                  writer=w, walltime=T0 + step)
     with detloss.summary.FileWriter(os.path.join(logdir, "two_losses")) as w:
         for step in range(30):
             detloss.summary.write({"ce": 1.0 - step / 60.0, "giou": 0.5}, step=step, writer=w,
@@ -104,10 +109,10 @@ def tensorboard(request, logdir):
     while True:
         status, _, body = tb.request("/data/plugin/detloss/runs")
         runs = {item["run"] for item in json.loads(body)} if status == 200 else set()
-        if {"alpha", "beta", XSS_RUN, "two_losses"} <= runs:
-            q = urllib.parse.urlencode({"run": "alpha", "split": "train"})
+        if {"alpha", "beta", XSS_RUN, "two_losses", "long"} <= runs:
+            q = urllib.parse.urlencode({"run": "long", "split": "train", "max_points": 2})
             status, _, body = tb.request("/data/plugin/detloss/breakdown?" + q)
-            if status == 200 and json.loads(body)["num_steps"] == ALPHA_STEPS:
+            if status == 200 and json.loads(body)["num_steps"] == LONG_STEPS:
                 break
         if time.time() > deadline:
             tb.stop()
@@ -575,3 +580,48 @@ def test_loss_name_picker_and_auto_reload_redraws_on_new_steps(tab, logdir):
         tab.page.wait_for_timeout(500)
     assert caption.inner_text().startswith("(train, %d steps" % (steps + 10))
     tab.assert_clean()
+
+
+def test_zooming_in_fetches_every_step_of_the_range(tab):
+    tab.select_run("long")
+    caption = tab.frame.locator("#detloss-stack-caption")
+    drawn = re.match(r"\(train, 3,000 steps, ([\d,]+) drawn\)", caption.inner_text())
+    assert drawn, caption.inner_text()
+    assert int(drawn.group(1).replace(",", "")) < LONG_STEPS
+    tab.js.evaluate("() => window.__detloss.zoom([1000, 1100])")
+    tab.frame.locator("#detloss-stack-caption", has_text=re.compile(r"^\(train, 3,000 steps\)$")).wait_for()
+    tab.settle()
+    x = tab.chart("stack")["x"]
+    assert [s for s in x if 1000 <= s <= 1100] == list(range(1000, 1101))
+    assert tab.chart("stack")["visible"] == [1000, 1100]
+    title, rows = tab.hover("stack", 1050)
+    assert rows["box"][0] == js_number(1.0 + (1050 % 7) / 8.0)
+    tab.assert_clean()
+
+
+def test_empty_state_shows_how_to_log(tab):
+    tab.page.route("**/data/plugin/detloss/runs", lambda route: route.fulfill(
+        status=200, content_type="application/json", body="[]"))
+    tab.page.goto(tab.tb.url + "/#detloss")
+    tab.frame = tab.page.frame_locator("iframe").first
+    empty = tab.frame.locator("#detloss-empty")
+    empty.wait_for(timeout=30_000)
+    assert "No loss breakdown logged yet" in empty.inner_text()
+    assert "detloss.summary.write(" in tab.frame.locator("#detloss-example-pytorch").inner_text()
+    assert "detloss.summary.write(" in tab.frame.locator("#detloss-example-tf").inner_text()
+    assert tab.frame.locator("#detloss-view").is_hidden()
+    tab.assert_clean()
+
+
+def test_without_diagnostics_routes_the_panel_says_so(tab):
+    for route in ("warnings", "attribution"):
+        tab.page.route("**/data/plugin/detloss/%s?*" % route, lambda r: r.fulfill(
+            status=404, content_type="text/plain", body="Not found"))
+    tab.open()
+    tab.select_run("alpha")
+    empty = tab.frame.locator(".detloss-warnings-empty")
+    empty.filter(has_text="not available").wait_for()
+    assert tab.frame.locator("#detloss-explain").is_disabled()
+    assert tab.frame.locator(".detloss-warning").count() == 0
+    assert [e for e in tab.errors if "404" not in e] == []
+    assert tab.dialogs == []

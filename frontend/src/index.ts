@@ -58,6 +58,9 @@ import {
 const PYTORCH_EXAMPLE = 'detloss.summary.write({"box": box, "cls": cls}, step=step, writer=writer)';
 const TF_EXAMPLE = 'detloss.summary.write({"box": box, "cls": cls}, step=step)  # inside writer.as_default()';
 
+/** The most points per series asked for when zoomed in. */
+const MAX_POINTS = 20_000;
+
 /** Auto-reload period (TensorBoard's own is 30 s). */
 export const AUTO_RELOAD_MS = 30_000;
 
@@ -77,6 +80,8 @@ interface Loaded {
   /** The split the stacked chart shows, and the train / val pair of the component charts. */
   stackSplit: string;
   pair: string[];
+  /** The `max_points` asked for. */
+  points: number;
 }
 
 interface CompareLoaded {
@@ -222,6 +227,7 @@ class App {
   private dirty = new Set<"stack" | "components" | "compare" | "legend" | "whatif" | "warnings">();
   private resizeFrame = 0;
   private urlTimer = 0;
+  private refineTimer = 0;
   private autoTimer = 0;
   private checking = false;
 
@@ -648,12 +654,39 @@ class App {
   }
 
   /** Points to ask the server for: about one per pixel of the widest chart. */
-  private maxPoints(): number {
+  private basePoints(): number {
     const w = this.stackHost.clientWidth || this.view.clientWidth || 1000;
     return Math.max(200, Math.min(4000, Math.round(w)));
   }
 
-  private async loadData(): Promise<void> {
+  /**
+   * Points per series to ask for: about one per pixel of the zoomed range (the server has no
+   * range parameter, so a zoom to 10% asks for 10× the points of the whole series), capped.
+   */
+  private maxPoints(): number {
+    const base = this.basePoints();
+    const z = this.state.zoom;
+    const b = this.stackBreakdown();
+    if (!z || !b || b.steps.length < 2) return base;
+    const x = xValues(b.steps, b.wallTimes, this.state.x);
+    const frac = (z[1] - z[0]) / (x[x.length - 1]! - x[0]!);
+    if (!(frac > 0 && frac < 1)) return base;
+    return Math.min(MAX_POINTS, Math.ceil(base / frac));
+  }
+
+  /** After a zoom: fetches the series again at a finer resolution if the drawn one is too coarse. */
+  private scheduleRefine(): void {
+    if (this.refineTimer) clearTimeout(this.refineTimer);
+    this.refineTimer = window.setTimeout(() => {
+      this.refineTimer = 0;
+      const l = this.loaded;
+      if (!l) return;
+      const coarse = Array.from(l.splits.values()).some((b) => b.numSteps > b.steps.length);
+      if (coarse && this.maxPoints() > l.points * 1.5) void this.loadData(false);
+    }, 300);
+  }
+
+  private async loadData(refreshWarnings = true): Promise<void> {
     const run = this.state.run;
     const name = this.state.name;
     const group = this.groups.find((g) => g.run === run);
@@ -689,7 +722,7 @@ class App {
       performance.mark("detloss:data-loaded");
     }
     this.showStatus("");
-    this.loaded = { run, name, splits: new Map(answers.map((b) => [b.split, b])), stackSplit, pair };
+    this.loaded = { run, name, splits: new Map(answers.map((b) => [b.split, b])), stackSplit, pair, points: maxPoints };
     clear(this.splitSelect);
     for (const s of splits) this.splitSelect.add(new Option(s, s, false, s === stackSplit));
     this.splitSelect.value = stackSplit;
@@ -699,7 +732,8 @@ class App {
     this.renderExportLinks();
     this.schedule("stack", "components", "legend", "whatif", "warnings", "compare");
     // Diagnostics read every step on the server: asked for once the charts are on screen.
-    if (this.routes.warnings) requestAnimationFrame(() => void this.loadWarnings(generation));
+    if (this.routes.warnings && refreshWarnings) requestAnimationFrame(() => void this.loadWarnings(generation));
+    if (this.state.zoom) this.scheduleRefine();
   }
 
   private async loadWarnings(generation: number): Promise<void> {
@@ -993,6 +1027,7 @@ class App {
     for (const c of this.allCharts()) if (c !== from) c.setZoom(range);
     if (from && range === null) from.setZoom(null);
     this.saveUrl();
+    this.scheduleRefine();
   }
 
   private allCharts(): Chart[] {
