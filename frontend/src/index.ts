@@ -302,6 +302,18 @@ class App {
       ),
       h(
         "section",
+        { id: "detloss-components-section", class: "detloss-section", attrs: { "aria-labelledby": "detloss-components-heading" } },
+        h("h2", { id: "detloss-components-heading" }, "Train vs val per component ", this.componentsCaption),
+        h(
+          "p",
+          { class: "detloss-hint" },
+          "Unweighted values, each chart on its own scale. Train solid, validation dashed with a marker at each logged step; " +
+            "the shaded area is the gap between them.",
+        ),
+        this.componentsBox,
+      ),
+      h(
+        "section",
         { id: "detloss-whatif-section", class: "detloss-section", attrs: { "aria-labelledby": "detloss-whatif-heading" } },
         h("div", { class: "detloss-section-head" }, h("h2", { id: "detloss-whatif-heading" }, "What-if weights"), this.whatIfReset),
         h(
@@ -312,18 +324,6 @@ class App {
             "with other weights the model would have learned differently.",
         ),
         this.whatIfRows,
-      ),
-      h(
-        "section",
-        { id: "detloss-components-section", class: "detloss-section", attrs: { "aria-labelledby": "detloss-components-heading" } },
-        h("h2", { id: "detloss-components-heading" }, "Train vs val per component ", this.componentsCaption),
-        h(
-          "p",
-          { class: "detloss-hint" },
-          "Unweighted values, each chart on its own scale. Train solid, validation dashed with a marker at each logged step; " +
-            "the shaded area is the gap between them.",
-        ),
-        this.componentsBox,
       ),
       h(
         "section",
@@ -575,7 +575,7 @@ class App {
       const splits = Array.from(new Set(g.names.flatMap((n) => g.splits.get(n) ?? [])));
       const meta = g.names.length > 1 ? `${g.names.length} losses · ${splits.join(", ")}` : splits.join(", ");
       const swatch = h("span", { class: "detloss-swatch detloss-run-swatch", attrs: { "aria-hidden": "true" } });
-      swatch.style.backgroundColor = this.runColors.get(g.run) ?? "#888888";
+      swatch.style.backgroundColor = lineColor(this.runColors.get(g.run) ?? "#888888");
       const button = h(
         "button",
         { class: "detloss-run", attrs: { type: "button", "data-run": g.run, "aria-pressed": "false", title: g.run } },
@@ -1118,8 +1118,10 @@ class App {
       });
       if (smoothing) series.push({ label: `${val.split} (smoothed)`, color, width: 1.5, dash: [6, 4], data: col(val.smoothed), key: false });
       if (m.gap && trainLine >= 0) {
-        series.push({ label: "gap", color: "rgba(0,0,0,0)", line: false, data: col(m.gap), key: false });
-        bands.push({ upper: trainLine, lower: series.length - 1, fill: withAlpha(this.componentColors.get(c) ?? "#888888", 0.15) });
+        // An invisible line: uPlot builds a band's fill from the paths of both of its series.
+        series.push({ label: "gap", color: "rgba(0,0,0,0)", width: 0, data: col(m.gap), key: false });
+        // uPlot fills a band from the later series towards the earlier one.
+        bands.push({ upper: series.length - 1, lower: trainLine, fill: withAlpha(this.componentColors.get(c) ?? "#888888", 0.2) });
       }
     }
     const steps = permute(m.steps, order);
