@@ -429,6 +429,7 @@ def test_exports_download_the_right_content(tab):
     assert svg.startswith("<svg") and "<path" in svg and "<circle" in svg
     assert "<image" not in svg and "data:" not in svg
     assert ">train</text>" in svg and ">val</text>" in svg
+    assert re.search(r'<path d="M[^"]+Z" fill="rgba\(', svg), "the train-vs-val gap band"
     tab.assert_clean()
 
 
