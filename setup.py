@@ -28,6 +28,7 @@ setuptools.setup(
         "protobuf>=6.31.1,<8",
         "numpy>=1.21",
         "werkzeug>=1.0.1",
+        "google-crc32c>=1.5",  # C CRC-32C for event-file framing: a third of a step's cost otherwise
     ],
     extras_require={
         "tf": ["tensorflow>=2.16"],

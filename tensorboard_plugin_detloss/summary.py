@@ -125,7 +125,9 @@ def _numbers(arg, mapping, keys):
     torch_values = []
     for key in keys:
         value = mapping[key]
-        if _is_torch_tensor(value):
+        if type(value) is float:  # the common case first
+            out[key] = value
+        elif _is_torch_tensor(value):
             torch_values.append((key, value))
         else:
             out[key] = _number(arg, key, value)

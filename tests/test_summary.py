@@ -192,3 +192,31 @@ def test_filewriter_writes_after_close_fail(tmp_path):
     w.close()
     with pytest.raises(ValueError, match="closed FileWriter"):
         detloss.summary.write({"box": 1.0}, step=0, writer=w)
+
+
+@pytest.mark.parametrize("with_metadata", [True, False])
+@pytest.mark.parametrize("step", [0, 1, 127, 128, 300_000, 2**40])
+def test_filewriter_event_bytes_equal_the_proto_serialization(with_metadata, step):
+    import struct
+
+    from tensorboard.compat.proto import event_pb2
+
+    from tensorboard_plugin_detloss import event_file, summary
+
+    layout, row = summary._prepare({"box": 0.5, "cls/x": 1 / 3, "é": -2.0}, "val/a",
+                                   {"box": 7.5}, 3.0, "aux")
+    head, tail = event_file._breakdown_value_parts(layout, with_metadata)
+    hand = b"\x09" + struct.pack("<d", 1.25) + b"\x10" + event_file._varint(step) + head + \
+        row.tobytes() + tail
+    reference = event_pb2.Event(wall_time=1.25, step=step, summary=summary._summary(
+        layout, row, with_metadata=with_metadata)).SerializeToString()
+    assert hand == reference
+
+
+def test_crc32c_matches_tensorboards():
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c as theirs
+
+    from tensorboard_plugin_detloss._crc32c import masked_crc32c as ours
+
+    for data in (b"", b"a", bytes(range(256)) * 5):
+        assert ours(data) == theirs(data)
