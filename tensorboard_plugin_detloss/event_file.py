@@ -154,8 +154,11 @@ class FileWriter:
             if parts is None:
                 parts = self._parts[(layout.tag, first)] = _breakdown_value_parts(layout, first)
         wall = time.time() if walltime is None else float(walltime)
-        data = b"".join((b"\x09", struct.pack("<d", wall), b"\x10", _varint(int(step)),
-                         parts[0], row.tobytes(), parts[1]))
+        step = int(step)
+        data = b"".join((
+            b"\x09" + struct.pack("<d", wall) if wall else b"",  # proto3 omits zero fields
+            b"\x10" + _varint(step) if step else b"",
+            parts[0], row.tobytes(), parts[1]))
         record = _frame(data)
         with self._lock:
             if self._closed:

@@ -196,7 +196,7 @@ def test_filewriter_writes_after_close_fail(tmp_path):
 
 @pytest.mark.parametrize("with_metadata", [True, False])
 @pytest.mark.parametrize("step", [0, 1, 127, 128, 300_000, 2**40])
-def test_filewriter_event_bytes_equal_the_proto_serialization(with_metadata, step):
+def test_filewriter_event_bytes_equal_the_proto_serialization(tmp_path, with_metadata, step):
     import struct
 
     from tensorboard.compat.proto import event_pb2
@@ -205,9 +205,13 @@ def test_filewriter_event_bytes_equal_the_proto_serialization(with_metadata, ste
 
     layout, row = summary._prepare({"box": 0.5, "cls/x": 1 / 3, "é": -2.0}, "val/a",
                                    {"box": 7.5}, 3.0, "aux")
-    head, tail = event_file._breakdown_value_parts(layout, with_metadata)
-    hand = b"\x09" + struct.pack("<d", 1.25) + b"\x10" + event_file._varint(step) + head + \
-        row.tobytes() + tail
+    with event_file.FileWriter(str(tmp_path)) as w:
+        if not with_metadata:
+            w._described.add(layout.tag)
+        w.add_breakdown(layout, row, step, walltime=1.25)
+    records = open(w.path, "rb").read()
+    first = 12 + struct.unpack("<Q", records[:8])[0] + 4  # skip the file_version record
+    hand = records[first + 12:first + 12 + struct.unpack("<Q", records[first:first + 8])[0]]
     reference = event_pb2.Event(wall_time=1.25, step=step, summary=summary._summary(
         layout, row, with_metadata=with_metadata)).SerializeToString()
     assert hand == reference
