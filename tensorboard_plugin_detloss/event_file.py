@@ -58,17 +58,15 @@ def _breakdown_value_parts(layout, with_metadata):
     return head, value_tail
 
 
+_DOUBLE = struct.Struct("<d").pack
+_U64 = struct.Struct("<Q").pack
+_U32 = struct.Struct("<I").pack
+
+
 def _frame(data):
     """One TFRecord: length, masked CRC of the length, data, masked CRC of the data."""
-    header = struct.pack("<Q", len(data))
-    return b"".join(
-        (
-            header,
-            struct.pack("<I", masked_crc32c(header)),
-            data,
-            struct.pack("<I", masked_crc32c(data)),
-        )
-    )
+    header = _U64(len(data))
+    return b"".join((header, _U32(masked_crc32c(header)), data, _U32(masked_crc32c(data))))
 
 
 class FileWriter:
@@ -156,9 +154,9 @@ class FileWriter:
         wall = time.time() if walltime is None else float(walltime)
         step = int(step)
         data = b"".join((
-            b"\x09" + struct.pack("<d", wall) if wall else b"",  # proto3 omits zero fields
+            b"\x09" + _DOUBLE(wall) if wall else b"",  # proto3 omits zero fields
             b"\x10" + _varint(step) if step else b"",
-            parts[0], row.tobytes(), parts[1]))
+            parts[0], layout.pack(*row), parts[1]))
         record = _frame(data)
         with self._lock:
             if self._closed:
@@ -236,6 +234,14 @@ def _flush_periodically(writer_ref, wake, interval):
         except Exception:  # never let the flusher thread raise into the interpreter
             return
         del writer
+
+
+def flush_all():
+    for writer in list(_open_writers):
+        try:
+            writer.flush()
+        except Exception:
+            pass
 
 
 @atexit.register

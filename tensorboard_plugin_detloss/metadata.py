@@ -4,6 +4,7 @@ Shared by the writer (``summary``) and the reader (``reader``); see docs/FORMAT.
 """
 
 import hashlib
+import struct
 
 from tensorboard.compat.proto import summary_pb2
 
@@ -24,7 +25,7 @@ DEFAULT_NAME = "loss"
 class Layout:
     """The fixed shape of one series: loss name, split, ordered components, total or not."""
 
-    __slots__ = ("name", "split", "components", "has_total", "tag", "_index")
+    __slots__ = ("name", "split", "components", "has_total", "tag", "pack", "_index")
 
     def __init__(self, name, split, components, has_total):
         self.name = name
@@ -32,6 +33,8 @@ class Layout:
         self.components = tuple(components)
         self.has_total = bool(has_total)
         self.tag = make_tag(name, split, self.components, self.has_total)
+        # A step's numbers as the tensor's little-endian float64 content.
+        self.pack = struct.Struct("<%dd" % self.tensor_length).pack
         self._index = None
 
     @property

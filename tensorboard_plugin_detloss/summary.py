@@ -14,7 +14,7 @@ from tensorboard.compat.proto import summary_pb2, tensor_pb2, tensor_shape_pb2, 
 from tensorboard_plugin_detloss import metadata
 from tensorboard_plugin_detloss.event_file import FileWriter  # noqa: F401  (public API)
 
-__all__ = ["write", "pb", "FileWriter"]
+__all__ = ["write", "pb", "FileWriter", "flush"]
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -167,30 +167,29 @@ def _layout(name, split, names, has_total):
 
 
 def _prepare(components, split, weights, total, name):
-    """Validates one call; returns (layout, float64 array in layout order). Writes nothing."""
+    """Validates one call; returns (layout, [floats] in layout order). Writes nothing."""
     _check_label("split", split)
     _check_label("name", name)
     names = _check_names(components, weights)
     layout = _layout(name, split, names, total is not None)
     order = layout.components
-    values = _numbers("components", components, order)
+    row = _numbers("components", components, order)
     if weights:
-        weight_values = _numbers("weights", {k: weights.get(k, 1.0) for k in order}, order)
+        row += _numbers("weights", {k: weights.get(k, 1.0) for k in order}, order)
     else:
-        weight_values = [1.0] * len(order)
-    row = values + weight_values
+        row += [1.0] * len(order)
     if total is not None:
         row.append(_numbers("total", {"total": total}, ["total"])[0])
-    return layout, np.array(row, dtype="<f8")
+    return layout, row
 
 
 def _summary(layout, row, with_metadata=True):
     tensor = tensor_pb2.TensorProto(
         dtype=types_pb2.DT_DOUBLE,
         tensor_shape=tensor_shape_pb2.TensorShapeProto(
-            dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=row.shape[0])]
+            dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=len(row))]
         ),
-        tensor_content=row.tobytes(),
+        tensor_content=layout.pack(*row),
     )
     value = summary_pb2.Summary.Value(tag=layout.tag, tensor=tensor)
     if with_metadata:
@@ -252,9 +251,52 @@ def write(
         return _tf_summary.write(components, step, split, weights, total, name, writer)
     step = _check_step(step)
     layout, row = _prepare(components, split, weights, total, name)
-    if isinstance(writer, FileWriter):
-        writer.add_breakdown(layout, row, step, walltime)
-        return True
+    if not isinstance(writer, FileWriter):
+        companion = _companion_of(writer)
+        if companion is None:
+            return _write_through(writer, layout, row, step, walltime)
+        writer = companion
+    writer.add_breakdown(layout, row, step, walltime)
+    return True
+
+
+_companions_lock = threading.Lock()
+_companions = weakref.WeakKeyDictionary()  # torch / tensorboardX writer -> our FileWriter
+
+
+def _companion_of(writer):
+    """A detloss FileWriter in the same run directory as a torch/tensorboardX SummaryWriter.
+
+    detloss writes its own event file beside the writer's (TensorBoard reads every event file
+    of a run directory), so a step costs what a FileWriter step costs instead of a round trip
+    through the writer's proto classes, queue and pure-Python CRC. It is flushed like every
+    FileWriter: every 10 s, on `detloss.summary.flush()`, and at exit.
+    """
+    with _companions_lock:
+        try:
+            companion = _companions.get(writer)
+        except TypeError:
+            return None
+        if companion is not None and not companion.closed:
+            return companion
+        get_logdir = getattr(writer, "get_logdir", None)
+        logdir = get_logdir() if callable(get_logdir) else None
+        if not isinstance(logdir, str) or not hasattr(writer, "add_scalar"):
+            return None
+        companion = FileWriter(logdir)
+        _companions[writer] = companion
+        return companion
+
+
+def flush():
+    """Flushes every open detloss event file (including those beside torch/tensorboardX writers)."""
+    from tensorboard_plugin_detloss import event_file
+
+    event_file.flush_all()
+
+
+def _write_through(writer, layout, row, step, walltime):
+    """Writes via the writer's own `add_summary` (a writer whose directory we cannot tell)."""
     file_writer = _event_writer_of(writer)
     summary = _summary(layout, row, with_metadata=_first_time(file_writer, layout.tag))
     if _is_tensorboardx(file_writer):
