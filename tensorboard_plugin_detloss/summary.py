@@ -269,8 +269,8 @@ def _companion_of(writer):
 
     detloss writes its own event file beside the writer's (TensorBoard reads every event file
     of a run directory), so a step costs what a FileWriter step costs instead of a round trip
-    through the writer's proto classes, queue and pure-Python CRC. It is flushed like every
-    FileWriter: every 10 s, on `detloss.summary.flush()`, and at exit.
+    through the writer's proto classes, queue and pure-Python CRC. It is flushed and closed
+    with the writer (`writer.flush()`, `writer.close()`), every 10 s, and at exit.
     """
     with _companions_lock:
         try:
@@ -285,7 +285,33 @@ def _companion_of(writer):
             return None
         companion = FileWriter(logdir)
         _companions[writer] = companion
+        _chain(writer, "flush")
+        _chain(writer, "close")
         return companion
+
+
+def _chain(writer, method):
+    """Makes `writer.<method>()` also flush/close the detloss file beside it (whichever is
+    current: a writer reopened after close gets a new one). Patched on this instance only."""
+    original = getattr(writer, method, None)
+    if original is None or getattr(original, "_detloss_chained", False):
+        return
+    writer_ref = weakref.ref(writer)
+
+    def chained(*args, **kwargs):
+        try:
+            return original(*args, **kwargs)
+        finally:
+            owner = writer_ref()
+            companion = _companions.get(owner) if owner is not None else None
+            if companion is not None:
+                getattr(companion, method)()
+
+    chained._detloss_chained = True
+    try:
+        setattr(writer, method, chained)
+    except (AttributeError, TypeError):  # a writer with __slots__: rely on the periodic flush
+        pass
 
 
 def flush():

@@ -224,3 +224,19 @@ def test_crc32c_matches_tensorboards():
 
     for data in (b"", b"a", bytes(range(256)) * 5):
         assert ours(data) == theirs(data)
+
+
+def test_torch_writer_gets_a_detloss_file_beside_it_flushed_with_it(tmp_path):
+    torch_tb = pytest.importorskip("torch.utils.tensorboard")
+    writer = torch_tb.SummaryWriter(str(tmp_path))
+    for step in range(3):
+        detloss.summary.write({"box": float(step)}, step=step, writer=writer)
+    writer.flush()
+    ours = [f for f in os.listdir(str(tmp_path)) if f.endswith(".detloss")]
+    assert len(ours) == 1 and os.path.getsize(os.path.join(str(tmp_path), ours[0])) > 0
+    assert [e[3].tolist() for e in read_events(str(tmp_path))] == [[0.0, 1.0], [1.0, 1.0],
+                                                                   [2.0, 1.0]]
+    writer.close()
+    detloss.summary.write({"box": 9.0}, step=3, writer=writer)  # reopened, like torch does
+    writer.close()
+    assert [e[0] for e in read_events(str(tmp_path))] == [0, 1, 2, 3]
