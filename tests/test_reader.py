@@ -94,7 +94,7 @@ def test_loader_keeps_every_point_unless_the_user_says_otherwise():
 
     flags = Flags()
     plugin.DetlossLoader().fix_flags(flags)
-    assert flags.samples_per_plugin == {"detloss": 0}
+    assert flags.samples_per_plugin == {"detloss": 0, "scalars": 0}
     flags.samples_per_plugin = {"detloss": 50, "images": 3}
     plugin.DetlossLoader().fix_flags(flags)
     assert flags.samples_per_plugin == {"detloss": 50, "images": 3}
