@@ -100,7 +100,7 @@ class Profile:
         self.gains = dict(gains or {})
         self.weights = dict(weights or {})
         self.unweight = bool(unweight)
-        self.notes = tuple(notes)
+        self.notes = (notes,) if isinstance(notes, str) else tuple(notes)
         self.runs = runs
 
     def __repr__(self):

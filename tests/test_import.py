@@ -211,3 +211,168 @@ def test_csv_of_an_imported_run(server):
     header = body.decode().splitlines()[0]
     assert header.startswith("step,wall_time,iou_loss value,iou_loss weight")
     assert header.endswith(",total")
+
+
+# -- in process: matching rules, the override file, the flag -----------------------------------
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+
+from tensorboard.backend import application  # noqa: E402
+from tensorboard.backend.event_processing import data_provider as mux_provider  # noqa: E402
+from tensorboard.backend.event_processing import plugin_event_multiplexer as mux  # noqa: E402
+from tensorboard.plugins import base_plugin  # noqa: E402
+from werkzeug import test as werkzeug_test  # noqa: E402
+
+from tensorboard_plugin_detloss import importers, plugin  # noqa: E402
+
+
+@pytest.mark.parametrize("run, want", [
+    ("exp/train", ("exp", "train")), ("exp/validation", ("exp", "val")),
+    ("exp/eval", ("exp", "val")), ("m/eval_coco", ("m", "val_coco")), ("train", (".", "train")),
+    ("detect/train2", ("detect/train2", None)), ("trainer", ("trainer", None)),
+])
+def test_split_directories(run, want):
+    assert importers.split_of_dir(run) == want
+
+
+def _matches(tags_by_run, config=None):
+    m = importers.Importer(config).match(tags_by_run)
+    return {run: (x.profile.name, {s: x.components(s) for s in x.columns}) for run, x in m.items()}
+
+
+def test_each_profile_claims_its_own_logs_only():
+    logs = {
+        "v5": ["train/box_loss", "train/obj_loss", "train/cls_loss", "x/lr0"],
+        "v8": ["train/box_loss", "train/cls_loss", "train/dfl_loss", "lr/pg0"],
+        "rtdetr_u": ["train/giou_loss", "train/cls_loss", "train/l1_loss"],
+        "yolox": ["train/iou_loss", "train/conf_loss", "train/cls_loss", "train/l1_loss",
+                  "train/total_loss", "val/COCOAP50"],
+        "d2": ["loss_cls", "loss_box_reg", "total_loss", "lr", "fast_rcnn/cls_accuracy"],
+        "mm3": ["loss", "loss_cls", "loss_bbox", "acc", "lr", "coco/bbox_mAP"],
+        "tfod/train": ["Loss/classification_loss", "Loss/localization_loss",
+                       "Loss/total_loss", "learning_rate"],
+        "rtdetr": ["Loss/total", "Loss/loss_vfl", "Loss/loss_bbox", "Lr/pg_0"],
+        "k/train": ["epoch_loss", "epoch_box_loss", "epoch_cls_loss", "epoch_learning_rate"],
+        "tv": ["train/loss_classifier", "train/loss_box_reg", "train/loss"],
+        "gen": ["loss_a/train", "loss_b/train", "Loss/train"],
+    }
+    got = _matches(logs)
+    assert {r: p for r, (p, _) in got.items()} == {
+        "v5": "ultralytics_yolov5", "v8": "ultralytics_yolov8", "rtdetr_u": "ultralytics_rtdetr",
+        "yolox": "yolox", "d2": "detectron2", "mm3": "mmdetection", "tfod": "tf_object_detection",
+        "rtdetr": "rtdetr", "k": "keras", "tv": "torchvision", "gen": "generic",
+    }
+    assert got["mm3"][1] == {"train": ["loss_cls", "loss_bbox"]}  # acc is a metric
+    assert got["k"][1] == {"train": ["box_loss", "cls_loss"]}
+
+
+@pytest.mark.parametrize("tags", [
+    ["epoch_loss", "epoch_accuracy", "epoch_learning_rate"],  # Keras classifier
+    ["train/loss", "val/loss", "train/acc", "metrics/accuracy_top1"],  # classifiers
+    ["metrics/mAP50(B)", "metrics/precision(B)", "lr/pg0", "val/COCOAP50"],  # metrics only
+    ["train/box_loss", "lr/pg0"],  # one component is not a breakdown
+    ["loss_G", "loss_D"],  # unmarked tags are never guessed at
+    ["train/loss_scale", "train/loss", "train/grad_norm"],
+    ["total_loss", "lr"],
+])
+def test_no_false_matches_in_process(tags):
+    assert _matches({"run": tags, "run/validation": tags}) == {}
+
+
+def _write_scalars(path, tags, steps=3):
+    from tensorboard.compat.proto import summary_pb2
+    from tensorboard_plugin_detloss.event_file import FileWriter
+
+    with FileWriter(path) as w:
+        for step in range(steps):
+            w.add_summary(summary_pb2.Summary(value=[
+                summary_pb2.Summary.Value(tag=t, simple_value=float(step + i))
+                for i, t in enumerate(tags)]), step=step, walltime=1.0e9 + step)
+
+
+def _plugin(logdir, **flags):
+    multiplexer = mux.EventMultiplexer(tensor_size_guidance={"detloss": 0, "scalars": 0})
+    multiplexer.AddRunsFromDirectory(logdir)
+    multiplexer.Reload()
+    context = base_plugin.TBContext(
+        logdir=logdir,
+        flags=argparse.Namespace(logdir=logdir, **flags),
+        data_provider=mux_provider.MultiplexerDataProvider(multiplexer, logdir),
+    )
+    return plugin.DetlossLoader().load(context)
+
+
+def _client(p):
+    return werkzeug_test.Client(application.TensorBoardWSGI([p]))
+
+
+def test_tab_is_enabled_only_by_logs_a_profile_recognises(tmp_path):
+    logdir = str(tmp_path)
+    _write_scalars(os.path.join(logdir, "clf/train"), ["epoch_loss", "epoch_accuracy"])
+    _write_scalars(os.path.join(logdir, "clf/validation"), ["epoch_loss", "epoch_accuracy"])
+    assert _plugin(logdir).is_active() is False
+    _write_scalars(os.path.join(logdir, "v8"), ["train/box_loss", "train/cls_loss",
+                                                "train/dfl_loss"])
+    assert _plugin(logdir).is_active() is True
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{", "not valid JSON"),
+    ("[]", "top level must be an object"),
+    ('{"profile": []}', "unknown key(s) profile"),
+    ('{"version": 2}', "version must be 1"),
+    ('{"disable": ["yolo"]}', "no built-in profile 'yolo'"),
+    ('{"runs": {"a": "mystery"}}', "no profile 'mystery'"),
+    ('{"profiles": [{"name": "x"}]}', "profiles[0].components must be an object"),
+    ('{"profiles": [{"name": "x", "components": {"a": "t"}, "splits": {"train": "t"}}]}',
+     "must contain {} once"),
+    ('{"profiles": [{"name": "x", "components": {"a": "t"}, "weights": {"b": 1}}]}',
+     "weights names unknown component(s) b"),
+    ('{"profiles": [{"name": "x", "components": {"a": "t"}, "weights": {"a": "1"}}]}',
+     "weights['a'] must be a number"),
+    ('{"profiles": [{"name": "x", "extends": "nope"}]}', "extends: no built-in profile"),
+    ('{"profiles": [{"name": "x", "extends": "keras", "components": {"a": "t"}}]}',
+     "'extends' takes"),
+])
+def test_invalid_config_names_the_problem(text, message):
+    with pytest.raises(importers.ConfigError) as e:
+        importers.parse_config(text)
+    assert message in str(e.value)
+
+
+def test_invalid_config_file_is_reported_and_hides_nothing(tmp_path):
+    logdir = str(tmp_path)
+    _write_scalars(os.path.join(logdir, "v8"), ["train/box_loss", "train/cls_loss",
+                                                "train/dfl_loss"])
+    with open(os.path.join(logdir, importers.CONFIG_FILENAME), "w") as f:
+        f.write('{"profiles": [{"name": "x", "components": {"a": "t"}, "splits": 3}]}')
+    client = _client(_plugin(logdir))
+    runs = client.get("/data/plugin/detloss/runs")
+    assert runs.status_code == 200
+    (item,) = json.loads(runs.get_data())
+    assert item["source"] == "ultralytics_yolov8"
+    assert any("ignored" in n and "splits must be an object" in n for n in item["notes"])
+    profiles = json.loads(client.get("/data/plugin/detloss/profiles").get_data())
+    assert profiles["config_loaded"] is False
+    assert "splits must be an object" in profiles["config_error"]
+    body = client.get("/data/plugin/detloss/breakdown?run=v8&split=train")
+    assert body.status_code == 200
+    assert json.loads(body.get_data())["values"]["dfl_loss"] == [2.0, 3.0, 4.0]
+
+
+def test_flag_names_the_config_file(tmp_path):
+    parser = argparse.ArgumentParser()
+    plugin.DetlossLoader().define_flags(parser)
+    assert parser.parse_args([]).detloss_profile == ""
+    logdir = str(tmp_path / "logs")
+    _write_scalars(os.path.join(logdir, "mine"), ["a", "b", "c"])
+    config = tmp_path / "elsewhere.json"
+    config.write_text(json.dumps({"profiles": [{"name": "abc", "components": {"x": "a", "y": "b"},
+                                                "total": "c"}]}))
+    client = _client(_plugin(logdir, detloss_profile=str(config)))
+    (item,) = json.loads(client.get("/data/plugin/detloss/runs").get_data())
+    assert (item["run"], item["source"], item["components"]) == ("mine", "abc", ["x", "y"])
+    body = json.loads(client.get("/data/plugin/detloss/breakdown?run=mine&split=train").get_data())
+    assert body["values"] == {"x": [0.0, 1.0, 2.0], "y": [1.0, 2.0, 3.0]}
+    assert body["total"] == [2.0, 3.0, 4.0]
