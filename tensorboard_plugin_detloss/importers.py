@@ -408,8 +408,10 @@ def logical_runs(scalar_tags):
 class Importer:
     """The profiles in force: a config's own profiles first, then the enabled built-ins."""
 
-    def __init__(self, config=None):
+    def __init__(self, config=None, scalar_limit=None):
         self.config = config or Config()
+        # Points per scalar tag TensorBoard keeps (None or 0: all), to tell a sampled read.
+        self.scalar_limit = scalar_limit or None
 
     @property
     def error(self):

@@ -22,6 +22,11 @@ from werkzeug import wrappers
 
 from tensorboard_plugin_detloss import diagnostics, importers, metadata, reader
 
+# Points kept per scalar tag unless --samples_per_plugin says otherwise (TensorBoard: 1000).
+# Every step of the profiles' usual logs fits (an epoch-stepped run, Detectron2's 20-iteration
+# period up to 200k iterations); the worst case stays 10x TensorBoard's own default.
+SCALAR_SAMPLES = 10_000
+
 _STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 _MAX_PARAM_LENGTH = 100_000
 
@@ -31,10 +36,15 @@ class DetlossPlugin(base_plugin.TBPlugin):
 
     def __init__(self, context):
         self._data_provider = context.data_provider
-        self._config = importers.ConfigSource(_config_path(getattr(context, "flags", None)))
+        flags = getattr(context, "flags", None)
+        self._config = importers.ConfigSource(_config_path(flags))
+        samples = getattr(flags, "samples_per_plugin", None)
+        self._scalar_limit = (
+            samples.get(reader.SCALARS_PLUGIN) if isinstance(samples, dict) else None
+        )
 
-    def _importer(self):
-        return importers.Importer(self._config.get())
+    def _importer(self, config=None):
+        return importers.Importer(config or self._config.get(), self._scalar_limit)
 
     def _list_series(self, ctx, experiment):
         return reader.list_series(self._data_provider, ctx, experiment, self._importer())
@@ -88,7 +98,7 @@ class DetlossPlugin(base_plugin.TBPlugin):
         )
         config = self._config.get()
         series = reader.list_series(self._data_provider, ctx, experiment,
-                                    importers.Importer(config))
+                                    self._importer(config))
         body = []
         for key, s in sorted(series.items()):
             item = {
@@ -240,9 +250,9 @@ class DetlossLoader(base_plugin.TBLoader):
 
     Out of the box TensorBoard keeps 10 (multiplexer) or 100 (data server) points per tag
     for a third-party plugin's tensors, and 1000 per scalar tag. `fix_flags` runs before
-    either loader is built and both read `flags.samples_per_plugin`: it sets `detloss=0` and
-    `scalars=0` (keep all; docs/IMPORT.md has the measured memory cost) unless the user gave
-    them explicitly.
+    either loader is built and both read `flags.samples_per_plugin`: it sets `detloss=0`
+    (keep all) and `scalars=SCALAR_SAMPLES` unless the user gave them explicitly
+    (docs/IMPORT.md has the measured memory cost and the reasoning).
     """
 
     def define_flags(self, parser):
@@ -261,9 +271,10 @@ class DetlossLoader(base_plugin.TBLoader):
         samples = getattr(flags, "samples_per_plugin", None)
         if isinstance(samples, dict):
             samples.setdefault(metadata.PLUGIN_NAME, 0)
-            samples.setdefault(reader.SCALARS_PLUGIN, 0)
+            samples.setdefault(reader.SCALARS_PLUGIN, SCALAR_SAMPLES)
         elif samples is None or samples == "":
-            flags.samples_per_plugin = {metadata.PLUGIN_NAME: 0, reader.SCALARS_PLUGIN: 0}
+            flags.samples_per_plugin = {
+                metadata.PLUGIN_NAME: 0, reader.SCALARS_PLUGIN: SCALAR_SAMPLES}
 
     def load(self, context):
         return DetlossPlugin(context)
@@ -397,6 +408,7 @@ def to_json(breakdown):
         "weights": {c: _column(b.weights[c], b.present[c]) for c in b.components},
         "total": None if b.total is None else _column(b.total, b.total_present),
         "num_steps": b.num_steps,
+        **({"notes": list(b.notes)} if b.notes else {}),
     }
 
 

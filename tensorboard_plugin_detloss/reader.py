@@ -47,7 +47,7 @@ class Series:
     """
 
     def __init__(self, source, components, parts=(), columns=(), weights=None, gains=None,
-                 unweight=False, notes=(), groups=None, metrics=()):
+                 unweight=False, notes=(), groups=None, metrics=(), scalar_limit=None):
         self.source = source
         self.components = list(components)
         self.parts = list(parts)
@@ -58,6 +58,7 @@ class Series:
         self.notes = list(notes)
         self.groups = dict(groups or {})
         self.metrics = list(metrics)
+        self.scalar_limit = scalar_limit  # imported: TensorBoard's points-per-tag limit
 
     @property
     def imported(self):
@@ -96,6 +97,7 @@ class Breakdown:
         self.total_present = total_present
         self.skipped = skipped
         self.collapsed = 0  # imported: points dropped because their step was written again
+        self.notes = []  # what a reader of this breakdown should know (e.g. it was sampled)
         self.num_steps = len(steps)
 
     def contributions(self):
@@ -123,6 +125,7 @@ class Breakdown:
         )
         subset.num_steps = self.num_steps
         subset.collapsed = self.collapsed
+        subset.notes = self.notes
         return subset
 
 
@@ -207,6 +210,7 @@ def _list_imported(data_provider, ctx, experiment_id, importer, native_runs):
                 notes=_notes(match, split),
                 groups=importers.groups_of(components),
                 metrics=match.metrics_of(split),
+                scalar_limit=importer.scalar_limit,
             )
     return series
 
@@ -325,9 +329,12 @@ def assemble_imported(key, series, data):
     """
     per_column = []
     dropped = 0
+    sampled = False
     for column in series.columns:
-        steps, walls, values, n_dropped = _last_per_step(
-            data.get(column.run, {}).get(column.tag, ()))
+        datums = data.get(column.run, {}).get(column.tag, ())
+        if series.scalar_limit and len(datums) >= series.scalar_limit:
+            sampled = True
+        steps, walls, values, n_dropped = _last_per_step(datums)
         dropped += n_dropped
         per_column.append((column, steps, walls, values))
     all_steps = np.unique(np.concatenate([p[1] for p in per_column] + [np.zeros(0, np.int64)]))
@@ -366,6 +373,11 @@ def assemble_imported(key, series, data):
                           np.where(np.isfinite(wall_times), wall_times, np.nan),
                           values, weights, present, total, total_present, skipped=0)
     breakdown.collapsed = dropped
+    if sampled:
+        breakdown.notes.append(
+            "TensorBoard kept only %d points of some of these tags (sampled at load time): "
+            "start it with --samples_per_plugin scalars=0 to read every step."
+            % series.scalar_limit)
     return breakdown
 
 

@@ -291,13 +291,14 @@ def _write_scalars(path, tags, steps=3):
                 for i, t in enumerate(tags)]), step=step, walltime=1.0e9 + step)
 
 
-def _plugin(logdir, **flags):
-    multiplexer = mux.EventMultiplexer(tensor_size_guidance={"detloss": 0, "scalars": 0})
+def _plugin(logdir, scalars=0, **flags):
+    multiplexer = mux.EventMultiplexer(tensor_size_guidance={"detloss": 0, "scalars": scalars})
     multiplexer.AddRunsFromDirectory(logdir)
     multiplexer.Reload()
     context = base_plugin.TBContext(
         logdir=logdir,
-        flags=argparse.Namespace(logdir=logdir, **flags),
+        flags=argparse.Namespace(logdir=logdir, samples_per_plugin={"scalars": scalars},
+                                 **flags),
         data_provider=mux_provider.MultiplexerDataProvider(multiplexer, logdir),
     )
     return plugin.DetlossLoader().load(context)
@@ -376,3 +377,16 @@ def test_flag_names_the_config_file(tmp_path):
     body = json.loads(client.get("/data/plugin/detloss/breakdown?run=mine&split=train").get_data())
     assert body["values"] == {"x": [0.0, 1.0, 2.0], "y": [1.0, 2.0, 3.0]}
     assert body["total"] == [2.0, 3.0, 4.0]
+
+
+def test_a_sampled_import_says_so(tmp_path):
+    logdir = str(tmp_path)
+    _write_scalars(os.path.join(logdir, "v8"), ["train/box_loss", "train/cls_loss",
+                                                "train/dfl_loss"], steps=50)
+    client = _client(_plugin(logdir, scalars=10))
+    body = json.loads(client.get("/data/plugin/detloss/breakdown?run=v8&split=train").get_data())
+    assert len(body["steps"]) == 10
+    assert any("kept only 10 points" in n for n in body["notes"])
+    client = _client(_plugin(logdir, scalars=0))
+    body = json.loads(client.get("/data/plugin/detloss/breakdown?run=v8&split=train").get_data())
+    assert len(body["steps"]) == 50 and "notes" not in body
