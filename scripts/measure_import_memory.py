@@ -62,16 +62,18 @@ def rss_kib(pid):
     return total
 
 
-def measure(logdir, load_fast, samples, want_points):
+def measure(logdir, load_fast, samples, want_points, last_run):
     extra = ["--samples_per_plugin", "scalars=%d" % samples]
     tb = TensorBoard(logdir, load_fast, extra_args=extra).wait_ready()
     try:
         deadline = time.time() + 600
         while time.time() < deadline:
+            # The imported breakdown of the last run: complete when its last step is there
+            # (every sampling setting keeps the last point of a tag).
             status, _, body = tb.request(
-                "/data/plugin/scalars/scalars?run=run0&tag=train/box_loss", timeout=120)
-            # [wall_time, step, value] rows; the last step is kept by every sampling setting.
-            if status == 200 and json.loads(body) and json.loads(body)[-1][1] == want_points - 1:
+                "/data/plugin/detloss/breakdown?run=run%d&split=train&max_points=10" % last_run,
+                timeout=120)
+            if status == 200 and json.loads(body)["steps"][-1:] == [want_points - 1]:
                 break
             time.sleep(2)
         time.sleep(5)  # let the reload loop settle
@@ -94,8 +96,8 @@ def main():
         print("logdir: %d runs x %d tags x %d points = %d scalar points (written in %.0f s)"
               % (args.runs, args.tags, args.points_per_tag, total, time.time() - t0))
         for load_fast in (False, True):
-            for samples in (1000, 0):
-                kib = measure(logdir, load_fast, samples, args.points_per_tag)
+            for samples in (1000, 10_000, 0):
+                kib = measure(logdir, load_fast, samples, args.points_per_tag, args.runs - 1)
                 print("load_fast=%-5s scalars=%-4d  RSS %7.1f MiB" % (
                     load_fast, samples, kib / 1024.0), flush=True)
 
