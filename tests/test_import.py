@@ -390,3 +390,15 @@ def test_a_sampled_import_says_so(tmp_path):
     client = _client(_plugin(logdir, scalars=0))
     body = json.loads(client.get("/data/plugin/detloss/breakdown?run=v8&split=train").get_data())
     assert len(body["steps"]) == 50 and "notes" not in body
+
+
+def test_detloss_check_reads_imported_runs(logs):
+    from tensorboard_plugin_detloss import cli
+
+    logdir, exp = logs
+    report = cli.check(logdir)
+    checked = {(r["run"], tuple(r["splits"])) for r in report["runs"]}
+    for run in {k[0] for k in exp.series}:
+        splits = tuple(sorted(s for r, s in exp.series if r == run))
+        assert (run, splits) in checked
+    assert not {r["run"] for r in report["runs"]} & set(exp.negative_runs)
