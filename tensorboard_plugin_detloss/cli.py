@@ -14,7 +14,7 @@ import os
 import struct
 import sys
 
-from tensorboard_plugin_detloss import diagnostics, metadata, reader
+from tensorboard_plugin_detloss import diagnostics, importers, metadata, reader
 from tensorboard_plugin_detloss._crc32c import masked_crc32c
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
@@ -64,8 +64,9 @@ def load(logdir):
     from tensorboard.backend.event_processing import plugin_event_multiplexer
 
     skipped = [(p, problem) for p in _event_files(logdir) for problem in [scan_file(p)] if problem]
+    # Every point, also of the framework scalars the importers read (TensorBoard keeps 10).
     multiplexer = plugin_event_multiplexer.EventMultiplexer(
-        tensor_size_guidance={metadata.PLUGIN_NAME: 0})
+        tensor_size_guidance={metadata.PLUGIN_NAME: 0, reader.SCALARS_PLUGIN: 0})
     multiplexer.AddRunsFromDirectory(logdir)
     multiplexer.Reload()
     return mux_provider.MultiplexerDataProvider(multiplexer, logdir), skipped
@@ -77,7 +78,10 @@ def check(logdir):
 
     provider, skipped = load(logdir)
     ctx = context.RequestContext()
-    series = reader.list_series(provider, ctx, "")
+    config = importers.load_config(os.path.join(logdir, importers.CONFIG_FILENAME))
+    if config.error:
+        skipped.append((config.path, "ignored: %s" % config.error))
+    series = reader.list_series(provider, ctx, "", importers.Importer(config))
     losses = {}
     for key in series:
         losses.setdefault((key.run, key.name), []).append(key)

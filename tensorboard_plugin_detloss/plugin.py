@@ -1,7 +1,8 @@
 """The TensorBoard plugin: the Loss Breakdown tab's HTTP routes and its loader.
 
 Routes (under /data/plugin/detloss/, documented in docs/API.md):
-  GET  runs                one object per (run, loss name, split)
+  GET  runs                one object per (run, loss name, split), native or imported
+  GET  profiles            the import profiles in force and the override file's status
   GET  breakdown           one breakdown, as JSON or (format=csv) CSV
   POST breakdown_multirun  one split of many runs, from one data-provider read
   GET  warnings            the diagnostics of one loss of a run (every split, every step)
@@ -19,7 +20,12 @@ from tensorboard.backend import http_util
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
-from tensorboard_plugin_detloss import diagnostics, metadata, reader
+from tensorboard_plugin_detloss import diagnostics, importers, metadata, reader
+
+# Points kept per scalar tag unless --samples_per_plugin says otherwise (TensorBoard: 1000).
+# Every step of the profiles' usual logs fits (an epoch-stepped run, Detectron2's 20-iteration
+# period up to 200k iterations); the worst case stays 10x TensorBoard's own default.
+SCALAR_SAMPLES = 10_000
 
 _STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 _MAX_PARAM_LENGTH = 100_000
@@ -30,9 +36,28 @@ class DetlossPlugin(base_plugin.TBPlugin):
 
     def __init__(self, context):
         self._data_provider = context.data_provider
+        flags = getattr(context, "flags", None)
+        self._config = importers.ConfigSource(_config_path(flags))
+        samples = getattr(flags, "samples_per_plugin", None)
+        self._scalar_limit = (
+            samples.get(reader.SCALARS_PLUGIN) if isinstance(samples, dict) else None
+        )
+
+    def _importer(self, config=None):
+        return importers.Importer(config or self._config.get(), self._scalar_limit)
+
+    def _list_series(self, ctx, experiment):
+        return reader.list_series(self._data_provider, ctx, experiment, self._importer())
 
     def is_active(self):
-        return False  # The tab is enabled by the data: `data_plugin_names` meets `list_plugins`.
+        """Native data enables the tab through `data_plugin_names` meeting `list_plugins`;
+        TensorBoard asks this only when there is none: is there data a profile recognises?"""
+        if self._data_provider is None:
+            return False
+        from tensorboard import context as tb_context
+
+        series = self._list_series(tb_context.RequestContext(), "")
+        return bool(series)
 
     def frontend_metadata(self):
         return base_plugin.FrontendMetadata(es_module_path="/index.js", tab_name="Loss Breakdown")
@@ -42,6 +67,7 @@ class DetlossPlugin(base_plugin.TBPlugin):
             "/index.js": self._serve_static,
             "/static/*": self._serve_static,
             "/runs": self._serve_runs,
+            "/profiles": self._serve_profiles,
             "/breakdown": self._serve_breakdown,
             "/breakdown_multirun": self._serve_breakdown_multirun,
             "/warnings": self._serve_warnings,
@@ -70,17 +96,42 @@ class DetlossPlugin(base_plugin.TBPlugin):
         ctx, experiment = plugin_util.context(request.environ), plugin_util.experiment_id(
             request.environ
         )
-        series = reader.list_series(self._data_provider, ctx, experiment)
-        body = [
-            {
+        config = self._config.get()
+        series = reader.list_series(self._data_provider, ctx, experiment,
+                                    self._importer(config))
+        body = []
+        for key, s in sorted(series.items()):
+            item = {
                 "run": key.run,
                 "name": key.name,
                 "split": key.split,
-                "components": _components_of(layouts),
-                "source": "detloss",
+                "components": list(s.components),
+                "source": s.source,
             }
-            for key, layouts in sorted(series.items())
-        ]
+            if s.imported:
+                notes = list(s.notes)
+                if config.error:
+                    notes.append("The override file was ignored: %s" % config.error)
+                item["notes"] = notes
+                item["metrics"] = sorted({tag for _, tag in s.metrics})
+            if s.groups:
+                item["groups"] = s.groups
+            body.append(item)
+        return http_util.Respond(request, body, "application/json")
+
+    @wrappers.Request.application
+    def _serve_profiles(self, request):
+        config = self._config.get()
+        body = {
+            "config_path": self._config.path,
+            "config_loaded": bool(config.path) and not config.error,
+            "config_error": config.error,
+            "profiles": [
+                {"name": p.name, "title": p.title, "builtin": p.name in importers.PROFILES_BY_NAME
+                 and p is importers.PROFILES_BY_NAME[p.name]}
+                for p in importers.Importer(config).profiles()
+            ],
+        }
         return http_util.Respond(request, body, "application/json")
 
     @wrappers.Request.application
@@ -99,7 +150,7 @@ class DetlossPlugin(base_plugin.TBPlugin):
                 )
             ctx = plugin_util.context(request.environ)
             experiment = plugin_util.experiment_id(request.environ)
-            series = reader.list_series(self._data_provider, ctx, experiment)
+            series = self._list_series(ctx, experiment)
             key = _resolve(series, run, split, name)
             breakdown = reader.read_breakdowns(
                 self._data_provider, ctx, experiment, [key], series
@@ -126,7 +177,7 @@ class DetlossPlugin(base_plugin.TBPlugin):
             max_points = _max_points(request.form)
             ctx = plugin_util.context(request.environ)
             experiment = plugin_util.experiment_id(request.environ)
-            series = reader.list_series(self._data_provider, ctx, experiment)
+            series = self._list_series(ctx, experiment)
             known_runs = {k.run for k in series}
             unknown = [r for r in dict.fromkeys(runs) if r not in known_runs]
             if unknown:
@@ -155,7 +206,7 @@ class DetlossPlugin(base_plugin.TBPlugin):
             name = _param(request.args, "name")
             ctx = plugin_util.context(request.environ)
             experiment = plugin_util.experiment_id(request.environ)
-            series = reader.list_series(self._data_provider, ctx, experiment)
+            series = self._list_series(ctx, experiment)
             keys = _keys_of_loss(series, run, name)
             breakdowns = reader.read_breakdowns(self._data_provider, ctx, experiment, keys, series)
         except errors.PublicError as e:
@@ -178,7 +229,7 @@ class DetlossPlugin(base_plugin.TBPlugin):
                     "from must be less than to, got from=%d to=%d" % (from_step, to_step))
             ctx = plugin_util.context(request.environ)
             experiment = plugin_util.experiment_id(request.environ)
-            series = reader.list_series(self._data_provider, ctx, experiment)
+            series = self._list_series(ctx, experiment)
             key = _resolve(series, run, split, name)
             breakdown = reader.read_breakdowns(
                 self._data_provider, ctx, experiment, [key], series)[key]
@@ -194,22 +245,50 @@ class DetlossPlugin(base_plugin.TBPlugin):
 
 
 class DetlossLoader(base_plugin.TBLoader):
-    """Gives detloss data a keep-everything sampling default, then loads the plugin.
+    """Gives detloss data (and the scalars it imports) a keep-everything sampling default, adds
+    `--detloss_profile`, then loads the plugin.
 
     Out of the box TensorBoard keeps 10 (multiplexer) or 100 (data server) points per tag
-    for a third-party plugin's tensors. `fix_flags` runs before either loader is built and
-    both read `flags.samples_per_plugin`; an explicit `--samples_per_plugin detloss=N` wins.
+    for a third-party plugin's tensors, and 1000 per scalar tag. `fix_flags` runs before
+    either loader is built and both read `flags.samples_per_plugin`: it sets `detloss=0`
+    (keep all) and `scalars=SCALAR_SAMPLES` unless the user gave them explicitly
+    (docs/IMPORT.md has the measured memory cost and the reasoning).
     """
+
+    def define_flags(self, parser):
+        group = parser.add_argument_group(metadata.PLUGIN_NAME)
+        group.add_argument(
+            "--detloss_profile",
+            metavar="PATH",
+            type=str,
+            default="",
+            help="detloss: a JSON file mapping framework scalars to loss breakdowns "
+            "(docs/IMPORT.md). Default: %s in the --logdir, if it exists."
+            % importers.CONFIG_FILENAME,
+        )
 
     def fix_flags(self, flags):
         samples = getattr(flags, "samples_per_plugin", None)
         if isinstance(samples, dict):
             samples.setdefault(metadata.PLUGIN_NAME, 0)
+            samples.setdefault(reader.SCALARS_PLUGIN, SCALAR_SAMPLES)
         elif samples is None or samples == "":
-            flags.samples_per_plugin = {metadata.PLUGIN_NAME: 0}
+            flags.samples_per_plugin = {
+                metadata.PLUGIN_NAME: 0, reader.SCALARS_PLUGIN: SCALAR_SAMPLES}
 
     def load(self, context):
         return DetlossPlugin(context)
+
+
+def _config_path(flags):
+    """The override file: --detloss_profile, else detloss_profile.json in --logdir, else None."""
+    path = getattr(flags, "detloss_profile", "") or ""
+    if path:
+        return os.path.expanduser(path)
+    logdir = getattr(flags, "logdir", "") or ""
+    if logdir and "://" not in logdir:
+        return os.path.join(os.path.expanduser(logdir), importers.CONFIG_FILENAME)
+    return None
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -281,15 +360,6 @@ def _keys_of_loss(series, run, name):
     return sorted(k for k in series if k.run == run and k.name == name)
 
 
-def _components_of(layouts):
-    components = []
-    for _, layout in layouts:
-        for c in layout.components:
-            if c not in components:
-                components.append(c)
-    return components
-
-
 def _resolve(series, run, split, name):
     """The SeriesKey for a request, or NotFound/InvalidArgument naming what is missing."""
     names = sorted({k.name for k in series if k.run == run})
@@ -338,6 +408,7 @@ def to_json(breakdown):
         "weights": {c: _column(b.weights[c], b.present[c]) for c in b.components},
         "total": None if b.total is None else _column(b.total, b.total_present),
         "num_steps": b.num_steps,
+        **({"notes": list(b.notes)} if b.notes else {}),
     }
 
 

@@ -1,8 +1,14 @@
-"""The one reader: detloss series from TensorBoard's data provider, assembled into breakdowns.
+"""The one reader: breakdowns from TensorBoard's data provider, native or imported.
+
+Two kinds of series come out of it, served alike by every route:
+  - native: detloss series written by `detloss.summary` (plugin "detloss" tensors);
+  - imported: the loss scalars a detector framework already logs, recognised by a profile
+    (`importers`, docs/IMPORT.md). Native data in a run wins over an import of that run.
 
 Reads only through `context.data_provider`, so it works under both loaders (the Python
-multiplexer and the Rust data server), and batches: one `list_tensors` and one `read_tensors`
-call serve any number of runs.
+multiplexer and the Rust data server), and batches: `list_series` makes one `list_tensors` and
+one `list_scalars` call, `read_breakdowns` at most one `read_tensors` and one `read_scalars`,
+for any number of runs.
 """
 
 import collections
@@ -10,12 +16,56 @@ import collections
 import numpy as np
 from tensorboard.data import provider
 
-from tensorboard_plugin_detloss import metadata
+from tensorboard.util import tb_logging
+
+from tensorboard_plugin_detloss import importers, metadata
+
+logger = tb_logging.get_logger()
 
 # Ask for every stored point: sampling happens at load time (see plugin.DetlossLoader).
 _ALL_POINTS = 2**31 - 1
 
+SCALARS_PLUGIN = "scalars"
+NATIVE_SOURCE = "detloss"
+
 SeriesKey = collections.namedtuple("SeriesKey", ["run", "name", "split"])
+
+
+class Series:
+    """What `list_series` knows of one (run, name, split) before reading its points.
+
+    Attributes:
+      source: "detloss" for native data, else the name of the profile that matched.
+      components: the union of its components, in display order.
+      parts: native only: [(tag, Layout), ...].
+      columns: imported only: [importers.Column, ...] (TensorBoard run, tag, role, component).
+      weights: imported only: {component: weight}; gains: {component: gain} divided out when
+        `unweight` is set.
+      notes: sentences the tab shows with the run (how the import reads the logs).
+      groups: {base component: [components]} for terms repeated per decoder layer etc.
+      metrics: imported only: [(TensorBoard run, tag), ...] logged beside the losses.
+    """
+
+    def __init__(self, source, components, parts=(), columns=(), weights=None, gains=None,
+                 unweight=False, notes=(), groups=None, metrics=(), scalar_limit=None):
+        self.source = source
+        self.components = list(components)
+        self.parts = list(parts)
+        self.columns = list(columns)
+        self.weights = dict(weights or {})
+        self.gains = dict(gains or {})
+        self.unweight = unweight
+        self.notes = list(notes)
+        self.groups = dict(groups or {})
+        self.metrics = list(metrics)
+        self.scalar_limit = scalar_limit  # imported: TensorBoard's points-per-tag limit
+
+    @property
+    def imported(self):
+        return self.source != NATIVE_SOURCE
+
+    def __repr__(self):
+        return "Series(%r, %r)" % (self.source, self.components)
 
 
 class Breakdown:
@@ -30,6 +80,7 @@ class Breakdown:
       total: float64 array of the logged total, or None if no step logged one.
       total_present: bool array (or None), False where no total was logged.
       skipped: number of stored points that could not be decoded.
+      collapsed: imported only: points dropped because a later write had the same step.
       num_steps: how many steps the series has (more than len(steps) after `select`).
     """
 
@@ -45,6 +96,8 @@ class Breakdown:
         self.total = total
         self.total_present = total_present
         self.skipped = skipped
+        self.collapsed = 0  # imported: points dropped because their step was written again
+        self.notes = []  # what a reader of this breakdown should know (e.g. it was sampled)
         self.num_steps = len(steps)
 
     def contributions(self):
@@ -71,6 +124,8 @@ class Breakdown:
             self.skipped,
         )
         subset.num_steps = self.num_steps
+        subset.collapsed = self.collapsed
+        subset.notes = self.notes
         return subset
 
 
@@ -104,44 +159,226 @@ def display_indices(breakdown, max_points):
     return index
 
 
-def list_series(data_provider, ctx, experiment_id):
-    """{SeriesKey: [(tag, Layout), ...]} for every readable detloss series."""
+def list_series(data_provider, ctx, experiment_id, importer=None):
+    """{SeriesKey: Series} for every readable native series and every imported one.
+
+    Args:
+      importer: an `importers.Importer` (the profiles in force); None = the built-in profiles.
+    """
     mapping = data_provider.list_tensors(
         ctx, experiment_id=experiment_id, plugin_name=metadata.PLUGIN_NAME
     )
-    series = collections.defaultdict(list)
+    parts = collections.defaultdict(list)
     for run, tags in mapping.items():
         for tag, time_series in tags.items():
             layout = metadata.parse_plugin_metadata(time_series.plugin_content)
             if layout is None:
                 continue
-            series[SeriesKey(run, layout.name, layout.split)].append((tag, layout))
-    return dict(series)
+            parts[SeriesKey(run, layout.name, layout.split)].append((tag, layout))
+    series = {}
+    for key, key_parts in parts.items():
+        components = []
+        for _, layout in key_parts:
+            components += [c for c in layout.components if c not in components]
+        series[key] = Series(NATIVE_SOURCE, components, parts=key_parts,
+                             groups=importers.groups_of(components))
+    try:
+        series.update(_list_imported(data_provider, ctx, experiment_id, importer,
+                                     native_runs={k.run for k in series}))
+    except Exception:  # an import problem must never hide native data
+        logger.exception("detloss: importing framework scalars failed")
+    return series
+
+
+def _list_imported(data_provider, ctx, experiment_id, importer, native_runs):
+    importer = importer or importers.Importer()
+    scalars = data_provider.list_scalars(
+        ctx, experiment_id=experiment_id, plugin_name=SCALARS_PLUGIN
+    )
+    matches = importer.match({run: list(tags) for run, tags in scalars.items()},
+                             skip_runs=native_runs)
+    series = {}
+    for run, match in matches.items():
+        profile = match.profile
+        for split, columns in match.columns.items():
+            components = match.components(split)
+            series[SeriesKey(run, metadata.DEFAULT_NAME, split)] = Series(
+                profile.name, components, columns=columns,
+                weights={c: match.weight(c) for c in components},
+                gains={c: profile.gains[c] for c in components if c in profile.gains},
+                unweight=profile.unweight,
+                notes=_notes(match, split),
+                groups=importers.groups_of(components),
+                metrics=match.metrics_of(split),
+                scalar_limit=importer.scalar_limit,
+            )
+    return series
+
+
+def _notes(match, split):
+    profile = match.profile
+    notes = ["Imported from %s logs (profile %s)." % (profile.title, profile.name)]
+    notes += list(profile.notes)
+    if profile.unweight:
+        notes.append("Values are divided by the gains (%s) and the gains shown as weights." % (
+            ", ".join("%s %g" % kv for kv in sorted(profile.gains.items()))))
+    runs = sorted({c.run for c in match.columns[split]})
+    if runs != [match.run]:
+        notes.append("Read from TensorBoard run%s %s." % (
+            "s" if len(runs) > 1 else "", ", ".join(runs)))
+    return notes
 
 
 def read_breakdowns(data_provider, ctx, experiment_id, keys, series):
-    """{SeriesKey: Breakdown} for `keys`, from one `read_tensors` call.
+    """{SeriesKey: Breakdown} for `keys`, from one `read_tensors` (native keys) and one
+    `read_scalars` (imported keys) call.
 
     Args:
       series: the result of `list_series` (so callers that already listed do not list again).
     """
-    runs = sorted({k.run for k in keys})
-    tags = sorted({tag for k in keys for tag, _ in series[k]})
-    if not runs or not tags:
-        return {}
-    data = data_provider.read_tensors(
+    native = [k for k in keys if not series[k].imported]
+    imported = [k for k in keys if series[k].imported]
+    result = {}
+    runs = sorted({k.run for k in native})
+    tags = sorted({tag for k in native for tag, _ in series[k].parts})
+    if runs and tags:
+        data = data_provider.read_tensors(
+            ctx,
+            experiment_id=experiment_id,
+            plugin_name=metadata.PLUGIN_NAME,
+            downsample=_ALL_POINTS,
+            run_tag_filter=provider.RunTagFilter(runs=runs, tags=tags),
+        )
+        for key in native:
+            run_data = data.get(key.run, {})
+            parts = [(layout, run_data.get(tag, ())) for tag, layout in series[key].parts]
+            result[key] = assemble(key, parts)
+    runs = sorted({c.run for k in imported for c in series[k].columns})
+    tags = sorted({c.tag for k in imported for c in series[k].columns})
+    if runs and tags:
+        data = data_provider.read_scalars(
+            ctx,
+            experiment_id=experiment_id,
+            plugin_name=SCALARS_PLUGIN,
+            downsample=_ALL_POINTS,
+            run_tag_filter=provider.RunTagFilter(runs=runs, tags=tags),
+        )
+        for key in imported:
+            result[key] = assemble_imported(key, series[key], data)
+    return result
+
+
+def read_metrics(data_provider, ctx, experiment_id, keys, series):
+    """{SeriesKey: {tag: (steps, values)}} of the metrics logged beside imported series
+    (mAP, precision, recall...), from one `read_scalars` call; last value per step."""
+    pairs = {(run, tag) for k in keys for run, tag in series[k].metrics}
+    if not pairs:
+        return {k: {} for k in keys}
+    data = data_provider.read_scalars(
         ctx,
         experiment_id=experiment_id,
-        plugin_name=metadata.PLUGIN_NAME,
+        plugin_name=SCALARS_PLUGIN,
         downsample=_ALL_POINTS,
-        run_tag_filter=provider.RunTagFilter(runs=runs, tags=tags),
+        run_tag_filter=provider.RunTagFilter(runs=sorted({r for r, _ in pairs}),
+                                             tags=sorted({t for _, t in pairs})),
     )
     result = {}
     for key in keys:
-        run_data = data.get(key.run, {})
-        parts = [(layout, run_data.get(tag, ())) for tag, layout in series[key]]
-        result[key] = assemble(key, parts)
+        result[key] = {}
+        for run, tag in series[key].metrics:
+            steps, _, values, _ = _last_per_step(data.get(run, {}).get(tag, ()))
+            result[key][tag] = (steps, values)
     return result
+
+
+def _last_per_step(datums):
+    """(steps, wall_times, values, dropped): one point per step, the latest write of it.
+
+    "Latest" is the largest wall time, ties going to the later point as read: a running mean
+    logged after every batch at the epoch's step keeps the epoch's last (full) mean, and a job
+    restarted from a checkpoint keeps what it logged after the restart.
+    """
+    n = len(datums)
+    steps = np.fromiter((d.step for d in datums), np.int64, n)
+    walls = np.fromiter((d.wall_time for d in datums), np.float64, n)
+    values = np.fromiter((_as_float(d.value) for d in datums), np.float64, n)
+    order = np.lexsort((np.arange(n), walls, steps))
+    last = np.ones(n, bool)
+    last[:-1] = steps[order][1:] != steps[order][:-1]
+    chosen = order[last]
+    return steps[chosen], walls[chosen], values[chosen], n - len(chosen)
+
+
+def _as_float(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def assemble_imported(key, series, data):
+    """A `Breakdown` from the scalar columns of an imported series.
+
+    Args:
+      data: `read_scalars` output, {run: {tag: [ScalarDatum, ...]}}.
+
+    Each column keeps its last value per step (see `_last_per_step`); the steps are the union
+    over the columns, a component absent at a step is NaN with present False. Weights are the
+    profile's (1 = as logged); with `unweight`, values are divided by the framework's gains and
+    the gains become the weights, so contributions are unchanged.
+    """
+    per_column = []
+    dropped = 0
+    sampled = False
+    for column in series.columns:
+        datums = data.get(column.run, {}).get(column.tag, ())
+        if series.scalar_limit and len(datums) >= series.scalar_limit:
+            sampled = True
+        steps, walls, values, n_dropped = _last_per_step(datums)
+        dropped += n_dropped
+        per_column.append((column, steps, walls, values))
+    all_steps = np.unique(np.concatenate([p[1] for p in per_column] + [np.zeros(0, np.int64)]))
+    m = len(all_steps)
+    wall_times = np.full(m, -np.inf)
+    values = {c: np.full(m, np.nan) for c in series.components}
+    present = {c: np.zeros(m, bool) for c in series.components}
+    has_total = any(c.role == "total" for c in series.columns)
+    total = np.full(m, np.nan) if has_total else None
+    total_present = np.zeros(m, bool) if has_total else None
+    total_wall = np.full(m, -np.inf)
+    comp_wall = {c: np.full(m, -np.inf) for c in series.components}
+    for column, steps, walls, vals in per_column:
+        rows = np.searchsorted(all_steps, steps)
+        wall_times[rows] = np.maximum(wall_times[rows], walls)
+        # Two columns of one component (e.g. two eval dirs mapped alike): latest write wins.
+        if column.role == "total":
+            target, flags, seen = total, total_present, total_wall
+        else:
+            name = column.component
+            target, flags, seen = values[name], present[name], comp_wall[name]
+        newer = walls >= seen[rows]
+        target[rows[newer]] = vals[newer]
+        flags[rows[newer]] = True
+        seen[rows[newer]] = walls[newer]
+    weights = {}
+    for c in series.components:
+        gain = series.gains.get(c) if series.unweight else None
+        if gain:
+            values[c] = values[c] / gain
+            weight = gain
+        else:
+            weight = series.weights.get(c, 1.0)
+        weights[c] = np.where(present[c], weight, np.nan)
+    breakdown = Breakdown(key, list(series.components), all_steps,
+                          np.where(np.isfinite(wall_times), wall_times, np.nan),
+                          values, weights, present, total, total_present, skipped=0)
+    breakdown.collapsed = dropped
+    if sampled:
+        breakdown.notes.append(
+            "TensorBoard kept only %d points of some of these tags (sampled at load time): "
+            "start it with --samples_per_plugin scalars=0 to read every step."
+            % series.scalar_limit)
+    return breakdown
 
 
 def assemble(key, parts):

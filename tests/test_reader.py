@@ -94,10 +94,10 @@ def test_loader_keeps_every_point_unless_the_user_says_otherwise():
 
     flags = Flags()
     plugin.DetlossLoader().fix_flags(flags)
-    assert flags.samples_per_plugin == {"detloss": 0}
-    flags.samples_per_plugin = {"detloss": 50, "images": 3}
+    assert flags.samples_per_plugin == {"detloss": 0, "scalars": plugin.SCALAR_SAMPLES}
+    flags.samples_per_plugin = {"detloss": 50, "images": 3, "scalars": 0}
     plugin.DetlossLoader().fix_flags(flags)
-    assert flags.samples_per_plugin == {"detloss": 50, "images": 3}
+    assert flags.samples_per_plugin == {"detloss": 50, "images": 3, "scalars": 0}
 
 
 def _long_breakdown(n=10_000):
