@@ -603,7 +603,7 @@ def test_zooming_in_fetches_every_step_of_the_range(tab):
 def test_empty_state_shows_how_to_log(tab):
     tab.page.route("**/data/plugin/detloss/runs", lambda route: route.fulfill(
         status=200, content_type="application/json", body="[]"))
-    tab.page.goto(tab.tb.url + "/#detloss")
+    tab.page.reload()
     tab.frame = tab.page.frame_locator("iframe").first
     empty = tab.frame.locator("#detloss-empty")
     empty.wait_for(timeout=30_000)
@@ -618,7 +618,9 @@ def test_without_diagnostics_routes_the_panel_says_so(tab):
     for route in ("warnings", "attribution"):
         tab.page.route("**/data/plugin/detloss/%s?*" % route, lambda r: r.fulfill(
             status=404, content_type="text/plain", body="Not found"))
-    tab.open()
+    tab.page.reload()
+    tab.frame = tab.page.frame_locator("iframe").first
+    tab.frame.locator("#detloss-stack canvas").first.wait_for(timeout=30_000)
     tab.select_run("alpha")
     empty = tab.frame.locator(".detloss-warnings-empty")
     empty.filter(has_text="not available").wait_for()

@@ -628,6 +628,8 @@ class App {
     const group = this.groups.find((g) => g.run === run);
     if (!group) return;
     const changed = this.state.run !== run || this.state.name !== name;
+    // Clicking the run already shown keeps it (the Reload button fetches again).
+    if (!changed && !keepView && this.loaded?.run === run && this.loaded.name === name) return;
     this.state.run = run;
     this.state.name = name;
     if (changed && !keepView) {
