@@ -47,7 +47,9 @@ class Series:
     """
 
     def __init__(self, source, components, parts=(), columns=(), weights=None, gains=None,
-                 unweight=False, notes=(), groups=None, metrics=(), scalar_limit=None):
+                 unweight=False, notes=(), groups=None, metrics=(), scalar_limit=None,
+                 tb_run=None):
+        self.tb_run = tb_run  # native: the TensorBoard run holding the tags (None: key.run)
         self.source = source
         self.components = list(components)
         self.parts = list(parts)
@@ -175,19 +177,52 @@ def list_series(data_provider, ctx, experiment_id, importer=None):
             if layout is None:
                 continue
             parts[SeriesKey(run, layout.name, layout.split)].append((tag, layout))
+    logical = _native_logical_runs(parts)
     series = {}
     for key, key_parts in parts.items():
         components = []
         for _, layout in key_parts:
             components += [c for c in layout.components if c not in components]
-        series[key] = Series(NATIVE_SOURCE, components, parts=key_parts,
-                             groups=importers.groups_of(components))
+        run = logical.get(key.run, key.run)
+        series[SeriesKey(run, key.name, key.split)] = Series(
+            NATIVE_SOURCE, components, parts=key_parts, groups=importers.groups_of(components),
+            tb_run=key.run, notes=() if run == key.run else [
+                "Read from TensorBoard run %s." % key.run])
     try:
         series.update(_list_imported(data_provider, ctx, experiment_id, importer,
-                                     native_runs={k.run for k in series}))
+                                     native_runs={k.run for k in series} | set(parts_runs(parts))))
     except Exception:  # an import problem must never hide native data
         logger.exception("detloss: importing framework scalars failed")
     return series
+
+
+def parts_runs(parts):
+    return {k.run for k in parts}
+
+
+def _native_logical_runs(parts):
+    """{TensorBoard run: logical run} for native sibling runs, as the importer groups them.
+
+    Keras' layout (`X/train` holding split train, `X/validation` holding split val) becomes
+    one run `X` with both splits, like an imported Keras log. Only when the siblings' (loss,
+    split) pairs do not collide and `X` holds no native data itself.
+    """
+    by_logical = collections.defaultdict(dict)
+    for key in parts:
+        run, dir_split = importers.split_of_dir(key.run)
+        if dir_split is not None:
+            by_logical[run].setdefault(key.run, set()).add((key.name, key.split))
+    native_runs = parts_runs(parts)
+    mapping = {}
+    for run, members in by_logical.items():
+        if len(members) < 2 or run in native_runs:
+            continue
+        pairs = [p for ps in members.values() for p in ps]
+        if len(pairs) != len(set(pairs)):
+            continue  # e.g. both dirs log split "train": keep them apart
+        for tb_run in members:
+            mapping[tb_run] = run
+    return mapping
 
 
 def _list_imported(data_provider, ctx, experiment_id, importer, native_runs):
@@ -239,7 +274,7 @@ def read_breakdowns(data_provider, ctx, experiment_id, keys, series):
     native = [k for k in keys if not series[k].imported]
     imported = [k for k in keys if series[k].imported]
     result = {}
-    runs = sorted({k.run for k in native})
+    runs = sorted({series[k].tb_run or k.run for k in native})
     tags = sorted({tag for k in native for tag, _ in series[k].parts})
     if runs and tags:
         data = data_provider.read_tensors(
@@ -250,7 +285,7 @@ def read_breakdowns(data_provider, ctx, experiment_id, keys, series):
             run_tag_filter=provider.RunTagFilter(runs=runs, tags=tags),
         )
         for key in native:
-            run_data = data.get(key.run, {})
+            run_data = data.get(series[key].tb_run or key.run, {})
             parts = [(layout, run_data.get(tag, ())) for tag, layout in series[key].parts]
             result[key] = assemble(key, parts)
     runs = sorted({c.run for k in imported for c in series[k].columns})

@@ -44,9 +44,11 @@ def test_keras_callback_logs_outputs_with_compile_weights(tmp_path):
     run_example("keras_multi_output.py", log_dir, "--epochs", "2")
     # Keras' own callback wrote beside us, in the same train/validation layout.
     assert sorted(os.listdir(log_dir)) == ["train", "validation"]
-    data = read_all(log_dir)
-    train = data[("train", "loss", "train")]
-    val = data[("validation", "loss", "val")]
+    # train/ and validation/ read as one logical run with two splits, like imported Keras logs.
+    data = read_all(str(tmp_path))
+    assert set(data) == {("keras_run", "loss", "train"), ("keras_run", "loss", "val")}
+    train = data[("keras_run", "loss", "train")]
+    val = data[("keras_run", "loss", "val")]
     assert train.components == ["box", "cls"] or train.components == ["cls", "box"]
     # update_freq="batch": every optimizer step (512 samples / 32 = 16 per epoch).
     assert train.steps.tolist() == list(range(1, 33))

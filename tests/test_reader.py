@@ -126,3 +126,23 @@ def test_display_downsampling_keeps_extremes_and_bounds():
 def test_display_downsampling_is_identity_when_small():
     b, _ = _long_breakdown(100)
     assert reader.display_indices(b, 100).tolist() == list(range(100))
+
+
+def test_native_sibling_runs_form_one_logical_run(tmp_path):
+    logdir = str(tmp_path)
+    for sub, split in (("train", "train"), ("validation", "val")):
+        with detloss.summary.FileWriter(os.path.join(logdir, "exp", sub)) as w:
+            for step in range(3):
+                detloss.summary.write({"box": 1.0 + step}, step=step, split=split, writer=w)
+    # Both siblings log split "train": they stay two runs.
+    for sub in ("train", "eval"):
+        with detloss.summary.FileWriter(os.path.join(logdir, "clash", sub)) as w:
+            detloss.summary.write({"box": 1.0}, step=0, writer=w)
+    client = _client(logdir)
+    runs = json.loads(client.get("/data/plugin/detloss/runs").get_data())
+    assert [(r["run"], r["split"]) for r in runs] == [
+        ("clash/eval", "train"), ("clash/train", "train"), ("exp", "train"), ("exp", "val")]
+    body = json.loads(client.get("/data/plugin/detloss/breakdown?run=exp&split=val").get_data())
+    assert body["values"]["box"] == [1.0, 2.0, 3.0]
+    warnings = client.get("/data/plugin/detloss/warnings?run=exp")
+    assert warnings.status_code == 200
