@@ -14,6 +14,8 @@ import csv
 import io
 import mimetypes
 import os
+import threading
+import time
 
 from tensorboard import errors, plugin_util
 from tensorboard.backend import http_util
@@ -29,6 +31,7 @@ SCALAR_SAMPLES = 10_000
 
 _STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 _MAX_PARAM_LENGTH = 100_000
+LISTING_TTL = 2.0  # seconds a listing of the series is reused
 
 
 class DetlossPlugin(base_plugin.TBPlugin):
@@ -42,12 +45,28 @@ class DetlossPlugin(base_plugin.TBPlugin):
         self._scalar_limit = (
             samples.get(reader.SCALARS_PLUGIN) if isinstance(samples, dict) else None
         )
+        self._listing_lock = threading.Lock()
+        self._listing = {}
+        self._breakdowns = reader.BreakdownCache()
 
     def _importer(self, config=None):
         return importers.Importer(config or self._config.get(), self._scalar_limit)
 
-    def _list_series(self, ctx, experiment):
-        return reader.list_series(self._data_provider, ctx, experiment, self._importer())
+    def _list_series(self, ctx, experiment, config=None):
+        """`reader.list_series`, reused for LISTING_TTL seconds (each listing is one or two
+        data-provider calls, ≈ 50 ms each under --load_fast=true; TensorBoard itself only
+        reloads every few seconds)."""
+        config = config or self._config.get()
+        cache_key = (experiment, id(config))
+        now = time.monotonic()
+        with self._listing_lock:
+            hit = self._listing.get(cache_key)
+            if hit is not None and now - hit[0] < LISTING_TTL:
+                return hit[1]
+        series = reader.list_series(self._data_provider, ctx, experiment, self._importer(config))
+        with self._listing_lock:
+            self._listing = {cache_key: (now, series)}  # one experiment's listing at a time
+        return series
 
     def is_active(self):
         """Native data enables the tab through `data_plugin_names` meeting `list_plugins`;
@@ -97,8 +116,7 @@ class DetlossPlugin(base_plugin.TBPlugin):
             request.environ
         )
         config = self._config.get()
-        series = reader.list_series(self._data_provider, ctx, experiment,
-                                    self._importer(config))
+        series = self._list_series(ctx, experiment, config)
         body = []
         for key, s in sorted(series.items()):
             item = {
@@ -114,6 +132,8 @@ class DetlossPlugin(base_plugin.TBPlugin):
                     notes.append("The override file was ignored: %s" % config.error)
                 item["notes"] = notes
                 item["metrics"] = sorted({tag for _, tag in s.metrics})
+            elif s.notes:
+                item["notes"] = list(s.notes)
             if s.groups:
                 item["groups"] = s.groups
             body.append(item)
@@ -152,9 +172,8 @@ class DetlossPlugin(base_plugin.TBPlugin):
             experiment = plugin_util.experiment_id(request.environ)
             series = self._list_series(ctx, experiment)
             key = _resolve(series, run, split, name)
-            breakdown = reader.read_breakdowns(
-                self._data_provider, ctx, experiment, [key], series
-            )[key]
+            breakdown = reader.read_breakdowns(self._data_provider, ctx, experiment, [key],
+                                               series, cache=self._breakdowns)[key]
         except errors.PublicError as e:
             return _error(request, str(e), e.http_code)
         breakdown = _for_display(breakdown, max_points)
@@ -190,9 +209,8 @@ class DetlossPlugin(base_plugin.TBPlugin):
                     keys.append(_resolve(series, run, split, name))
                 except errors.NotFoundError:
                     continue  # this run does not log that split/name: leave it out
-            breakdowns = reader.read_breakdowns(
-                self._data_provider, ctx, experiment, keys, series
-            )
+            breakdowns = reader.read_breakdowns(self._data_provider, ctx, experiment, keys,
+                                                series, cache=self._breakdowns)
         except errors.PublicError as e:
             return _error(request, str(e), e.http_code)
         body = {key.run: to_json(_for_display(b, max_points)) for key, b in breakdowns.items()}
@@ -208,7 +226,8 @@ class DetlossPlugin(base_plugin.TBPlugin):
             experiment = plugin_util.experiment_id(request.environ)
             series = self._list_series(ctx, experiment)
             keys = _keys_of_loss(series, run, name)
-            breakdowns = reader.read_breakdowns(self._data_provider, ctx, experiment, keys, series)
+            breakdowns = reader.read_breakdowns(self._data_provider, ctx, experiment, keys,
+                                                series, cache=self._breakdowns)
         except errors.PublicError as e:
             return _error(request, str(e), e.http_code)
         findings = diagnostics.diagnose({key.split: b for key, b in breakdowns.items()})
@@ -231,8 +250,8 @@ class DetlossPlugin(base_plugin.TBPlugin):
             experiment = plugin_util.experiment_id(request.environ)
             series = self._list_series(ctx, experiment)
             key = _resolve(series, run, split, name)
-            breakdown = reader.read_breakdowns(
-                self._data_provider, ctx, experiment, [key], series)[key]
+            breakdown = reader.read_breakdowns(self._data_provider, ctx, experiment, [key],
+                                               series, cache=self._breakdowns)[key]
             try:
                 result = diagnostics.attribution(breakdown, from_step, to_step)
             except ValueError as e:

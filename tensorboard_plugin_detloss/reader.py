@@ -12,6 +12,7 @@ for any number of runs.
 """
 
 import collections
+import threading
 
 import numpy as np
 from tensorboard.data import provider
@@ -50,6 +51,9 @@ class Series:
                  unweight=False, notes=(), groups=None, metrics=(), scalar_limit=None,
                  tb_run=None):
         self.tb_run = tb_run  # native: the TensorBoard run holding the tags (None: key.run)
+        # What TensorBoard says of the series' data (tags, max step, max wall time): when it is
+        # unchanged, a cached Breakdown is still right (see BreakdownCache).
+        self.fingerprint = None
         self.source = source
         self.components = list(components)
         self.parts = list(parts)
@@ -180,6 +184,9 @@ def list_series(data_provider, ctx, experiment_id, importer=None):
     logical = _native_logical_runs(parts)
     series = {}
     for key, key_parts in parts.items():
+        fingerprint = tuple(sorted(
+            (key.run, tag, mapping[key.run][tag].max_step, mapping[key.run][tag].max_wall_time)
+            for tag, _ in key_parts))
         components = []
         for _, layout in key_parts:
             components += [c for c in layout.components if c not in components]
@@ -188,6 +195,7 @@ def list_series(data_provider, ctx, experiment_id, importer=None):
             NATIVE_SOURCE, components, parts=key_parts, groups=importers.groups_of(components),
             tb_run=key.run, notes=() if run == key.run else [
                 "Read from TensorBoard run %s." % key.run])
+        series[SeriesKey(run, key.name, key.split)].fingerprint = fingerprint
     try:
         series.update(_list_imported(data_provider, ctx, experiment_id, importer,
                                      native_runs={k.run for k in series} | set(parts_runs(parts))))
@@ -237,7 +245,8 @@ def _list_imported(data_provider, ctx, experiment_id, importer, native_runs):
         profile = match.profile
         for split, columns in match.columns.items():
             components = match.components(split)
-            series[SeriesKey(run, metadata.DEFAULT_NAME, split)] = Series(
+            key = SeriesKey(run, metadata.DEFAULT_NAME, split)
+            series[key] = Series(
                 profile.name, components, columns=columns,
                 weights={c: match.weight(c) for c in components},
                 gains={c: profile.gains[c] for c in components if c in profile.gains},
@@ -247,6 +256,9 @@ def _list_imported(data_provider, ctx, experiment_id, importer, native_runs):
                 metrics=match.metrics_of(split),
                 scalar_limit=importer.scalar_limit,
             )
+            series[key].fingerprint = tuple(sorted(
+                (c.run, c.tag, scalars[c.run][c.tag].max_step, scalars[c.run][c.tag].max_wall_time)
+                for c in columns if c.tag in scalars.get(c.run, {})))
     return series
 
 
@@ -264,13 +276,74 @@ def _notes(match, split):
     return notes
 
 
-def read_breakdowns(data_provider, ctx, experiment_id, keys, series):
+class BreakdownCache:
+    """Breakdowns already read, reused while TensorBoard reports the same data for them.
+
+    Keyed by (experiment, SeriesKey); valid while the series' fingerprint (its tags' max step
+    and max wall time, from the listing) is unchanged. Holds at most `max_entries` breakdowns,
+    least recently used out first; a breakdown's memory is ~ (2·K + 3) · 8 bytes per step.
+    """
+
+    def __init__(self, max_entries=256):
+        self.max_entries = max_entries
+        self._entries = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, experiment_id, key, fingerprint):
+        with self._lock:
+            entry = self._entries.get((experiment_id, key))
+            if entry is None or fingerprint is None or entry[0] != fingerprint:
+                self.misses += 1
+                return None
+            self._entries.move_to_end((experiment_id, key))
+            self.hits += 1
+            return entry[1]
+
+    def put(self, experiment_id, key, fingerprint, breakdown):
+        if fingerprint is None:
+            return
+        with self._lock:
+            self._entries[(experiment_id, key)] = (fingerprint, breakdown)
+            self._entries.move_to_end((experiment_id, key))
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def nbytes(self):
+        total = 0
+        with self._lock:
+            entries = list(self._entries.values())
+        for _, b in entries:
+            total += b.steps.nbytes + b.wall_times.nbytes
+            for d in (b.values, b.weights, b.present):
+                total += sum(a.nbytes for a in d.values())
+        return total
+
+
+def read_breakdowns(data_provider, ctx, experiment_id, keys, series, cache=None):
     """{SeriesKey: Breakdown} for `keys`, from one `read_tensors` (native keys) and one
-    `read_scalars` (imported keys) call.
+    `read_scalars` (imported keys) call for those not in `cache`.
 
     Args:
       series: the result of `list_series` (so callers that already listed do not list again).
+      cache: a `BreakdownCache`, or None.
     """
+    result = {}
+    if cache is not None:
+        for key in keys:
+            hit = cache.get(experiment_id, key, series[key].fingerprint)
+            if hit is not None:
+                result[key] = hit
+        missing = [k for k in keys if k not in result]
+        fresh = _read_breakdowns(data_provider, ctx, experiment_id, missing, series)
+        for key, breakdown in fresh.items():
+            cache.put(experiment_id, key, series[key].fingerprint, breakdown)
+        result.update(fresh)
+        return result
+    return _read_breakdowns(data_provider, ctx, experiment_id, keys, series)
+
+
+def _read_breakdowns(data_provider, ctx, experiment_id, keys, series):
     native = [k for k in keys if not series[k].imported]
     imported = [k for k in keys if series[k].imported]
     result = {}

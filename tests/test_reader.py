@@ -5,6 +5,7 @@ import os
 import time
 
 import numpy as np
+from tensorboard import context
 from tensorboard.backend import application
 from tensorboard.backend.event_processing import data_provider as mux_provider
 from tensorboard.backend.event_processing import plugin_event_multiplexer as mux
@@ -146,3 +147,47 @@ def test_native_sibling_runs_form_one_logical_run(tmp_path):
     assert body["values"]["box"] == [1.0, 2.0, 3.0]
     warnings = client.get("/data/plugin/detloss/warnings?run=exp")
     assert warnings.status_code == 200
+
+
+class _CountingProvider:
+    """Wraps a data provider, counting calls."""
+
+    def __init__(self, inner):
+        self.inner, self.calls = inner, []
+
+    def __getattr__(self, name):
+        method = getattr(self.inner, name)
+
+        def counted(*args, **kwargs):
+            self.calls.append(name)
+            return method(*args, **kwargs)
+
+        return counted
+
+
+def test_breakdown_cache_reuses_reads_until_the_data_changes(tmp_path):
+    logdir = str(tmp_path)
+    writer = detloss.summary.FileWriter(os.path.join(logdir, "r"))
+    for step in range(5):
+        detloss.summary.write({"box": float(step)}, step=step, writer=writer)
+    writer.flush()
+    multiplexer = mux.EventMultiplexer(tensor_size_guidance={metadata.PLUGIN_NAME: 0})
+    multiplexer.AddRunsFromDirectory(logdir)
+    multiplexer.Reload()
+    provider_ = _CountingProvider(mux_provider.MultiplexerDataProvider(multiplexer, logdir))
+    cache = reader.BreakdownCache()
+    ctx = context.RequestContext()
+
+    def read():
+        series = reader.list_series(provider_, ctx, "")
+        return reader.read_breakdowns(provider_, ctx, "", list(series), series, cache=cache)
+
+    first = read()
+    assert provider_.calls.count("read_tensors") == 1
+    assert read() == first and provider_.calls.count("read_tensors") == 1  # a hit
+    assert cache.hits == 1 and cache.nbytes() > 0
+    detloss.summary.write({"box": 9.0}, step=5, writer=writer)
+    writer.close()
+    multiplexer.Reload()
+    [b] = read().values()
+    assert provider_.calls.count("read_tensors") == 2 and b.steps.tolist() == list(range(6))
