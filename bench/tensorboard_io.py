@@ -1,0 +1,196 @@
+"""Ingestion and server, detloss against the scalar form of the same training, in real
+TensorBoard processes under both loaders.
+
+    python bench/tensorboard_io.py [--quick] [--runs 32] [--steps 200000]
+
+The same training — R runs × N steps × K components with weights, val every 1,000 steps — is
+written twice: as detloss records, and as the K scalars per step (`train/<c>`, `val/<c>`) a
+user would log instead. Reported:
+  - ingestion: seconds from TensorBoard's start until every run's last step is served;
+  - server: detloss `breakdown_multirun` (train and val, every component, downsampled for
+    display to 2,000 points) against the scalars plugin's `scalars_multirun` for every loss tag;
+    time and response bytes; a repeated detloss request (warm cache).
+"""
+
+import argparse
+import os
+import statistics
+import struct
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+from tb_process import TensorBoard  # noqa: E402
+
+import tensorboard_plugin_detloss as detloss  # noqa: E402
+from tensorboard_plugin_detloss import event_file  # noqa: E402
+
+COMPONENTS = ("box", "cls", "dfl", "obj", "l1")
+GAINS = {"box": 7.5, "cls": 0.5, "dfl": 1.5, "obj": 1.0, "l1": 1.0}
+VAL_EVERY = 1000
+
+
+def _value(c, step, n):
+    return 1.0 + COMPONENTS.index(c) + 1.0 / (1 + 10 * step / n)
+
+
+def write_detloss(logdir, runs, n):
+    for r in range(runs):
+        with detloss.summary.FileWriter(os.path.join(logdir, "run%02d" % r)) as w:
+            for step in range(n):
+                values = {c: _value(c, step, n) for c in COMPONENTS}
+                detloss.summary.write(values, step=step, weights=GAINS, writer=w,
+                                      walltime=1e9 + step)
+                if step % VAL_EVERY == VAL_EVERY - 1:
+                    detloss.summary.write(values, step=step, split="val", weights=GAINS,
+                                          writer=w, walltime=1e9 + step)
+
+
+def _scalar_event(tag, step, value, wall):
+    """Event{wall_time, step, summary{value{tag, simple_value}}}, as torch's add_scalar writes."""
+    value_bytes = b"\x0a" + event_file._varint(len(tag)) + tag + b"\x15" + struct.pack("<f", value)
+    summary = b"\x0a" + event_file._varint(len(value_bytes)) + value_bytes
+    return (b"\x09" + struct.pack("<d", wall) + b"\x10" + event_file._varint(step) +
+            b"\x2a" + event_file._varint(len(summary)) + summary)
+
+
+def write_scalars(logdir, runs, n):
+    version = b"\x09" + struct.pack("<d", 1e9) + b"\x1a\x0dbrain.Event:2"
+    for r in range(runs):
+        d = os.path.join(logdir, "run%02d" % r)
+        os.makedirs(d)
+        with open(os.path.join(d, "events.out.tfevents.1.scalars"), "wb") as f:
+            f.write(event_file._frame(version))
+            for step in range(n):
+                for c in COMPONENTS:
+                    v = _value(c, step, n)
+                    f.write(event_file._frame(_scalar_event(b"train/" + c.encode(), step, v,
+                                                            1e9 + step)))
+                    if step % VAL_EVERY == VAL_EVERY - 1:
+                        f.write(event_file._frame(_scalar_event(b"val/" + c.encode(), step, v,
+                                                                1e9 + step)))
+
+
+def _wait_loaded(tb, kind, runs, n, timeout):
+    """Seconds until the last step of every run is served."""
+    import json
+    from urllib.parse import urlencode
+
+    start = time.monotonic()
+    pending = ["run%02d" % r for r in range(runs)]
+    while pending and time.monotonic() - start < timeout:
+        run = pending[-1]
+        if kind == "detloss":
+            status, _, body = tb.request("/data/plugin/detloss/breakdown?" + urlencode(
+                {"run": run, "split": "train", "max_points": 4}))
+            done = status == 200 and json.loads(body)["num_steps"] == n
+        else:
+            status, _, body = tb.request("/data/plugin/scalars/scalars?" + urlencode(
+                {"run": run, "tag": "train/" + COMPONENTS[-1]}))
+            done = status == 200 and json.loads(body) and json.loads(body)[-1][1] == n - 1
+        if done:
+            pending.pop()
+        else:
+            time.sleep(0.25)
+    if pending:
+        raise RuntimeError("%s not loaded in %ss" % (kind, timeout))
+    return time.monotonic() - start
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def measure(detloss_dir, scalar_dir, runs, n, load_fast, repeats):
+    out = {}
+    tbs = {}
+    for kind, logdir in (("detloss", detloss_dir), ("scalars", scalar_dir)):
+        tb = TensorBoard(logdir, load_fast, log_path=os.path.join(
+            os.path.dirname(logdir), "tb-%s-%s.log" % (kind, load_fast)))
+        tb.wait_ready(120)
+        out["ingest " + kind] = _wait_loaded(tb, kind, runs, n, 1800)
+        tbs[kind] = tb
+    # Waiting for the detloss data read (and so cached) its breakdowns: measure the cold request
+    # on a second TensorBoard, given well over the measured ingestion time to load.
+    tbs["detloss"].stop()
+    tbs["detloss"] = TensorBoard(detloss_dir, load_fast, log_path=os.path.join(
+        os.path.dirname(detloss_dir), "tb-detloss2-%s.log" % load_fast)).wait_ready(120)
+    time.sleep(1.5 * out["ingest detloss"] + 2)
+    names = [("runs", "run%02d" % r) for r in range(runs)]
+    detloss_times, detloss_bytes, scalar_times, scalar_bytes, warm = [], 0, [], 0, []
+    for _ in range(repeats):
+        # Cold: a fresh plugin cache is not available without a restart; the first request
+        # after loading is cold, the next ones warm (reported apart).
+        t_total, size = 0.0, 0
+        for split in ("train", "val"):
+            t, (status, _, body) = _timed(lambda: tbs["detloss"].request(
+                "/data/plugin/detloss/breakdown_multirun",
+                data=names + [("split", split), ("max_points", "2000")], timeout=600))
+            assert status == 200, body[:200]
+            t_total += t
+            size += len(body)
+        (detloss_times if not detloss_times else warm).append(t_total)
+        detloss_bytes = size
+        t_total, size = 0.0, 0
+        for prefix in ("train/", "val/"):
+            for c in COMPONENTS:
+                t, (status, _, body) = _timed(lambda: tbs["scalars"].request(
+                    "/data/plugin/scalars/scalars_multirun",
+                    data=names + [("tag", prefix + c)], timeout=600))
+                assert status == 200, body[:200]
+                t_total += t
+                size += len(body)
+        scalar_times.append(t_total)
+        scalar_bytes = size
+    for tb in tbs.values():
+        tb.stop()
+    out.update({
+        "detloss cold": detloss_times[0], "detloss warm": statistics.median(warm) if warm else None,
+        "detloss bytes": detloss_bytes, "scalars sweep": statistics.median(scalar_times),
+        "scalars bytes": scalar_bytes,
+    })
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--runs", type=int)
+    parser.add_argument("--steps", type=int)
+    args = parser.parse_args()
+    runs = args.runs or (4 if args.quick else 32)
+    n = args.steps or (20_000 if args.quick else 200_000)
+    repeats = 3 if args.quick else 5
+    with tempfile.TemporaryDirectory() as tmp:
+        detloss_dir, scalar_dir = os.path.join(tmp, "detloss"), os.path.join(tmp, "scalars")
+        t, _ = _timed(lambda: write_detloss(detloss_dir, runs, n))
+        t2, _ = _timed(lambda: write_scalars(scalar_dir, runs, n))
+        size = lambda d: sum(os.path.getsize(os.path.join(r, f))  # noqa: E731
+                             for r, _, fs in os.walk(d) for f in fs)
+        print("%d runs × %s steps × %d components (+ val every %d): detloss %.0f MB, "
+              "scalar form %.0f MB (%.2f×); written in %.0f s / %.0f s\n" % (
+                  runs, "{:,}".format(n), len(COMPONENTS), VAL_EVERY, size(detloss_dir) / 1e6,
+                  size(scalar_dir) / 1e6, size(detloss_dir) / size(scalar_dir), t, t2))
+        print("| loader | ingest detloss | ingest scalars | ratio | detloss multirun (cold / warm) "
+              "| scalars_multirun sweep | time ratio | bytes detloss / scalars |")
+        print("|---|---|---|---|---|---|---|---|")
+        for load_fast in (False, True):
+            m = measure(detloss_dir, scalar_dir, runs, n, load_fast, repeats)
+            print("| load_fast=%s | %.1f s | %.1f s | %.2f× | %.3f s / %.3f s | %.3f s | %.3f× | "
+                  "%s / %s (%.2f×) |" % (
+                      str(load_fast).lower(), m["ingest detloss"], m["ingest scalars"],
+                      m["ingest detloss"] / m["ingest scalars"], m["detloss cold"],
+                      m["detloss warm"] or float("nan"), m["scalars sweep"],
+                      (m["detloss warm"] or m["detloss cold"]) / m["scalars sweep"],
+                      "{:,}".format(m["detloss bytes"]), "{:,}".format(m["scalars bytes"]),
+                      m["detloss bytes"] / m["scalars bytes"]))
+            sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
