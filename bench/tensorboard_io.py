@@ -21,12 +21,13 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests"))
+sys.path[:0] = [os.path.join(ROOT, "tests"), os.path.dirname(os.path.abspath(__file__))]
 
 from tb_process import TensorBoard  # noqa: E402
 
 import tensorboard_plugin_detloss as detloss  # noqa: E402
 from tensorboard_plugin_detloss import event_file  # noqa: E402
+from writer import varint  # noqa: E402
 
 COMPONENTS = ("box", "cls", "dfl", "obj", "l1")
 GAINS = {"box": 7.5, "cls": 0.5, "dfl": 1.5, "obj": 1.0, "l1": 1.0}
@@ -51,10 +52,10 @@ def write_detloss(logdir, runs, n):
 
 def _scalar_event(tag, step, value, wall):
     """Event{wall_time, step, summary{value{tag, simple_value}}}, as torch's add_scalar writes."""
-    value_bytes = b"\x0a" + event_file._varint(len(tag)) + tag + b"\x15" + struct.pack("<f", value)
-    summary = b"\x0a" + event_file._varint(len(value_bytes)) + value_bytes
-    return (b"\x09" + struct.pack("<d", wall) + b"\x10" + event_file._varint(step) +
-            b"\x2a" + event_file._varint(len(summary)) + summary)
+    value_bytes = b"\x0a" + varint(len(tag)) + tag + b"\x15" + struct.pack("<f", value)
+    summary = b"\x0a" + varint(len(value_bytes)) + value_bytes
+    return (b"\x09" + struct.pack("<d", wall) + b"\x10" + varint(step) +
+            b"\x2a" + varint(len(summary)) + summary)
 
 
 def write_scalars(logdir, runs, n):

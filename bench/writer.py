@@ -19,7 +19,7 @@ import tempfile
 import time
 
 import tensorboard_plugin_detloss as detloss
-from tensorboard_plugin_detloss import event_file, summary
+from tensorboard_plugin_detloss import summary
 from tensorboard_plugin_detloss._crc32c import masked_crc32c
 
 
@@ -85,19 +85,43 @@ def case_tbx_add_scalar(logdir, n, k):
     return elapsed
 
 
+def varint(n):
+    out = bytearray()
+    while True:
+        bits, n = n & 0x7F, n >> 7
+        out.append(bits | 0x80 if n else bits)
+        if not n:
+            return bytes(out)
+
+
+def _template(layout):
+    """(bytes before, bytes after) the tensor content of a one-step event's summary field."""
+    from tensorboard.compat.proto import summary_pb2
+
+    marker = b"\xab" * (8 * layout.tensor_length)
+    value = summary_pb2.Summary.Value(tag=layout.tag)
+    value.tensor.dtype = 2
+    value.tensor.tensor_shape.dim.add(size=layout.tensor_length)
+    value.tensor.tensor_content = marker
+    encoded = summary_pb2.Summary(value=[value]).SerializeToString()
+    summary = b"\x2a" + varint(len(encoded)) + encoded
+    i = summary.index(marker)
+    return summary[:i], summary[i + len(marker):]
+
+
 def case_native_floor(logdir, n, k):
     """One event holding a [k] float64 tensor per step, pre-encoded except the numbers, framed
     and CRC'd in C: what any per-step logger must at least do."""
     values, weights = _components(k)
     layout, row = summary._prepare(values, "train", weights, None, "loss")
-    head, tail = event_file._breakdown_value_parts(layout, False)
+    head, tail = _template(layout)
     numbers = struct.Struct("<%dd" % layout.tensor_length)
     flat = list(row)
     with open(os.path.join(logdir, "events.out.tfevents.floor"), "wb") as f:
         start = time.perf_counter()
         for step in range(n):
             data = b"".join((b"\x09", struct.pack("<d", time.time()), b"\x10",
-                             event_file._varint(step), head, numbers.pack(*flat), tail))
+                             varint(step), head, numbers.pack(*flat), tail))
             header = struct.pack("<Q", len(data))
             f.write(header + struct.pack("<I", masked_crc32c(header)) + data +
                     struct.pack("<I", masked_crc32c(data)))

@@ -13,8 +13,9 @@ from tensorboard_plugin_detloss.proto import plugin_data_pb2
 PLUGIN_NAME = "detloss"
 
 # The most recent value of the `version` field of `BreakdownPluginData`.
-# Readers accept every version up to this one and skip newer ones.
-PROTO_VERSION = 1
+# Readers accept every version up to this one and skip newer ones. Version 1: one step per
+# event (the TF path writes these); version 2: blocks of steps (detloss's FileWriter).
+PROTO_VERSION = 2
 
 # Every detloss tag starts with this, so it never collides with a user's scalar tags.
 TAG_PREFIX = "detloss/"
@@ -25,16 +26,20 @@ DEFAULT_NAME = "loss"
 class Layout:
     """The fixed shape of one series: loss name, split, ordered components, total or not."""
 
-    __slots__ = ("name", "split", "components", "has_total", "tag", "pack", "_index")
+    __slots__ = ("name", "split", "components", "has_total", "block", "tag", "pack",
+                 "pack_row", "_index")
 
-    def __init__(self, name, split, components, has_total):
+    def __init__(self, name, split, components, has_total, block=False):
         self.name = name
         self.split = split
         self.components = tuple(components)
         self.has_total = bool(has_total)
-        self.tag = make_tag(name, split, self.components, self.has_total)
-        # A step's numbers as the tensor's little-endian float64 content.
+        self.block = bool(block)
+        self.tag = make_tag(name, split, self.components, self.has_total, self.block)
+        # A step's numbers as the tensor's little-endian float64 content (version 1), and a
+        # block row [step, wall_time, numbers...] (version 2).
         self.pack = struct.Struct("<%dd" % self.tensor_length).pack
+        self.pack_row = struct.Struct("<%dd" % (2 + self.tensor_length)).pack
         self._index = None
 
     @property
@@ -47,13 +52,18 @@ class Layout:
             self._index = {c: i for i, c in enumerate(self.components)}
         return self._index
 
+    def as_block(self):
+        """The same layout stored as blocks of steps (version 2)."""
+        return Layout(self.name, self.split, self.components, self.has_total, block=True)
+
     def plugin_data(self):
         return plugin_data_pb2.BreakdownPluginData(
-            version=PROTO_VERSION,
+            version=2 if self.block else 1,
             name=self.name,
             split=self.split,
             components=self.components,
             has_total=self.has_total,
+            block=self.block,
         )
 
     def summary_metadata(self):
@@ -66,12 +76,8 @@ class Layout:
         return hash(self.tag)
 
     def __repr__(self):
-        return "Layout(%r, %r, %r, has_total=%r)" % (
-            self.name,
-            self.split,
-            self.components,
-            self.has_total,
-        )
+        return "Layout(%r, %r, %r, has_total=%r, block=%r)" % (
+            self.name, self.split, self.components, self.has_total, self.block)
 
 
 def _escape(part):
@@ -79,7 +85,7 @@ def _escape(part):
     return part.replace("%", "%25").replace("/", "%2F")
 
 
-def make_tag(name, split, components, has_total):
+def make_tag(name, split, components, has_total, block=False):
     """The tag of one layout: readable prefix, plus a fingerprint of the whole layout.
 
     The fingerprint makes a tag's metadata immutable: a new layout is a new tag.
@@ -90,6 +96,8 @@ def make_tag(name, split, components, has_total):
         h.update(b"%d:" % len(encoded))
         h.update(encoded)
     h.update(b"T" if has_total else b"F")
+    if block:
+        h.update(b"B")  # a different tensor shape: never the same tag as per-step data
     return "%s%s/%s/%s" % (TAG_PREFIX, _escape(name), _escape(split), h.hexdigest()[:12])
 
 
@@ -117,8 +125,8 @@ def parse_plugin_metadata(content):
         data = plugin_data_pb2.BreakdownPluginData.FromString(content)
     except Exception:  # google.protobuf.message.DecodeError and friends
         return None
-    if data.version < 1 or data.version > PROTO_VERSION:
+    if data.version < 1 or data.version > PROTO_VERSION or (data.block and data.version < 2):
         return None
     if not data.components or len(set(data.components)) != len(data.components):
         return None
-    return Layout(data.name, data.split, data.components, data.has_total)
+    return Layout(data.name, data.split, data.components, data.has_total, data.block)

@@ -85,7 +85,7 @@ class Breakdown:
       present: dict component -> bool array, False where the component was not logged.
       total: float64 array of the logged total, or None if no step logged one.
       total_present: bool array (or None), False where no total was logged.
-      skipped: number of stored points that could not be decoded.
+      skipped: number of stored points (or block rows) that could not be decoded.
       collapsed: imported only: points dropped because a later write had the same step.
       num_steps: how many steps the series has (more than len(steps) after `select`).
     """
@@ -489,6 +489,46 @@ def assemble_imported(key, series, data):
     return breakdown
 
 
+def _decode_steps(layout, datums):
+    """Version 1: one step per point. ((steps, wall_times, matrix) or None, skipped)."""
+    n = layout.tensor_length
+    rows, steps, walls = [], [], []
+    skipped = 0
+    for d in datums:
+        array = np.asarray(d.numpy, dtype=np.float64).reshape(-1)
+        if array.shape[0] != n:
+            skipped += 1
+            continue
+        rows.append(array)
+        steps.append(d.step)
+        walls.append(d.wall_time)
+    if not rows:
+        return None, skipped
+    return (np.array(steps, np.int64), np.array(walls, np.float64), np.vstack(rows)), skipped
+
+
+def _decode_blocks(layout, datums):
+    """Version 2: each point is a block of rows [step, wall_time, numbers...]."""
+    width = 2 + layout.tensor_length
+    blocks = []
+    skipped = 0
+    for d in datums:
+        array = np.asarray(d.numpy, dtype=np.float64)
+        if array.ndim != 2 or array.shape[1] != width or not len(array):
+            skipped += 1
+            continue
+        blocks.append(array)
+    if not blocks:
+        return None, skipped
+    block = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+    steps = block[:, 0]
+    ok = np.isfinite(steps) & (steps >= 0) & (steps == np.floor(steps))
+    if not ok.all():
+        skipped += int((~ok).sum())
+        block, steps = block[ok], steps[ok]
+    return (steps.astype(np.int64), block[:, 1].copy(), block[:, 2:]), skipped
+
+
 def assemble(key, parts):
     """Merges the points of every layout of one series into a `Breakdown`.
 
@@ -501,19 +541,10 @@ def assemble(key, parts):
     skipped = 0
     decoded = []  # (layout, steps, wall_times, matrix)
     for layout, datums in parts:
-        n = layout.tensor_length
-        rows, steps, walls = [], [], []
-        for d in datums:
-            array = np.asarray(d.numpy, dtype=np.float64).reshape(-1)
-            if array.shape[0] != n:
-                skipped += 1
-                continue
-            rows.append(array)
-            steps.append(d.step)
-            walls.append(d.wall_time)
-        if rows:
-            decoded.append((layout, np.array(steps, np.int64), np.array(walls, np.float64),
-                            np.vstack(rows)))
+        decoded_part, bad = (_decode_blocks if layout.block else _decode_steps)(layout, datums)
+        skipped += bad
+        if decoded_part is not None:
+            decoded.append((layout,) + decoded_part)
 
     # Components in order of first appearance (by step, then as listed in each layout).
     decoded.sort(key=lambda part: (part[1].min(), part[2].min()))

@@ -16,7 +16,8 @@ from tensorboard_plugin_detloss import metadata
 
 
 def read_events(logdir):
-    """[(step, tag, Layout or None, float64 array)] of every detloss value in `logdir`."""
+    """[(step, tag, Layout or None, float64 array)] of every detloss step in `logdir`
+    (block records expanded into their rows)."""
     out = []
     layouts = {}
     for path in sorted(glob.glob(os.path.join(logdir, "events.out.tfevents.*"))):
@@ -25,8 +26,14 @@ def read_events(logdir):
                 if value.metadata.plugin_data.plugin_name == metadata.PLUGIN_NAME:
                     layouts.setdefault(value.tag, metadata.parse_plugin_metadata(
                         value.metadata.plugin_data.content))
+                layout = layouts.get(value.tag)
                 array = np.frombuffer(value.tensor.tensor_content, "<f8")
-                out.append((event.step, value.tag, layouts.get(value.tag), array))
+                if layout is not None and layout.block:
+                    rows = array.reshape(-1, 2 + layout.tensor_length)
+                    assert int(rows[-1, 0]) == event.step  # the event carries the last step
+                    out += [(int(r[0]), value.tag, layout, r[2:]) for r in rows]
+                else:
+                    out.append((event.step, value.tag, layout, array))
     return out
 
 
@@ -109,6 +116,7 @@ def test_reordered_components_stay_one_series_and_new_sets_get_new_tags(writer):
 def test_metadata_is_written_once_per_tag_per_file(writer):
     for step in range(3):
         detloss.summary.write({"box": 1.0}, step=step, writer=writer)
+        writer.flush()  # one block record per flush
     writer.close()
     with_metadata = []
     for path in glob.glob(os.path.join(writer.logdir, "events.*")):
@@ -194,27 +202,21 @@ def test_filewriter_writes_after_close_fail(tmp_path):
         detloss.summary.write({"box": 1.0}, step=0, writer=w)
 
 
-@pytest.mark.parametrize("with_metadata", [True, False])
-@pytest.mark.parametrize("step", [0, 1, 127, 128, 300_000, 2**40])
-def test_filewriter_event_bytes_equal_the_proto_serialization(tmp_path, with_metadata, step):
-    import struct
+def test_steps_are_written_as_blocks_per_flush_and_every_block_rows(tmp_path):
+    from tensorboard_plugin_detloss import event_file
 
-    from tensorboard.compat.proto import event_pb2
-
-    from tensorboard_plugin_detloss import event_file, summary
-
-    layout, row = summary._prepare({"box": 0.5, "cls/x": 1 / 3, "é": -2.0}, "val/a",
-                                   {"box": 7.5}, 3.0, "aux")
-    with event_file.FileWriter(str(tmp_path)) as w:
-        if not with_metadata:
-            w._described.add(layout.tag)
-        w.add_breakdown(layout, row, step, walltime=1.25)
-    records = open(w.path, "rb").read()
-    first = 12 + struct.unpack("<Q", records[:8])[0] + 4  # skip the file_version record
-    hand = records[first + 12:first + 12 + struct.unpack("<Q", records[first:first + 8])[0]]
-    reference = event_pb2.Event(wall_time=1.25, step=step, summary=summary._summary(
-        layout, row, with_metadata=with_metadata)).SerializeToString()
-    assert hand == reference
+    with detloss.summary.FileWriter(str(tmp_path)) as w:
+        for step in range(event_file.BLOCK_ROWS + 10):
+            detloss.summary.write({"box": float(step)}, step=step, writer=w, walltime=100.0 + step)
+        w.flush()
+        detloss.summary.write({"box": -1.0}, step=5000, writer=w)
+    events = [e for e in event_file_loader.EventFileLoader(w.path).Load() if e.summary.value]
+    sizes = [e.summary.value[0].tensor.tensor_shape.dim[0].size for e in events]
+    assert sizes == [event_file.BLOCK_ROWS, 10, 1]
+    assert [e.step for e in events] == [event_file.BLOCK_ROWS - 1, event_file.BLOCK_ROWS + 9, 5000]
+    rows = read_events(str(tmp_path))
+    assert [r[0] for r in rows] == list(range(event_file.BLOCK_ROWS + 10)) + [5000]
+    assert rows[7][3].tolist() == [7.0, 1.0]
 
 
 def test_crc32c_matches_tensorboards():
