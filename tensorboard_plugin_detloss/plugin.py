@@ -48,6 +48,7 @@ class DetlossPlugin(base_plugin.TBPlugin):
         self._listing_lock = threading.Lock()
         self._listing = {}
         self._breakdowns = reader.BreakdownCache()
+        self._findings = {}  # (experiment, keys, fingerprints) -> warnings JSON
 
     def _importer(self, config=None):
         return importers.Importer(config or self._config.get(), self._scalar_limit)
@@ -226,13 +227,22 @@ class DetlossPlugin(base_plugin.TBPlugin):
             experiment = plugin_util.experiment_id(request.environ)
             series = self._list_series(ctx, experiment)
             keys = _keys_of_loss(series, run, name)
-            breakdowns = reader.read_breakdowns(self._data_provider, ctx, experiment, keys,
-                                                series, cache=self._breakdowns)
+            # The findings only change when the data does: reuse them while every split's
+            # fingerprint (max step and wall time per tag) is unchanged.
+            fingerprint = (experiment, tuple(keys), tuple(series[k].fingerprint for k in keys))
+            warnings = self._findings.get(fingerprint)
+            if warnings is None or any(series[k].fingerprint is None for k in keys):
+                breakdowns = reader.read_breakdowns(self._data_provider, ctx, experiment, keys,
+                                                    series, cache=self._breakdowns)
+                findings = diagnostics.diagnose({k.split: b for k, b in breakdowns.items()})
+                warnings = [f.to_json() for f in findings]
+                with self._listing_lock:
+                    self._findings[fingerprint] = warnings
+                    while len(self._findings) > 256:
+                        self._findings.pop(next(iter(self._findings)))
         except errors.PublicError as e:
             return _error(request, str(e), e.http_code)
-        findings = diagnostics.diagnose({key.split: b for key, b in breakdowns.items()})
-        body = {"run": run, "name": keys[0].name,
-                "warnings": [f.to_json() for f in findings]}
+        body = {"run": run, "name": keys[0].name, "warnings": warnings}
         return http_util.Respond(request, body, "application/json")
 
     @wrappers.Request.application
