@@ -191,3 +191,28 @@ def test_breakdown_cache_reuses_reads_until_the_data_changes(tmp_path):
     multiplexer.Reload()
     [b] = read().values()
     assert provider_.calls.count("read_tensors") == 2 and b.steps.tolist() == list(range(6))
+
+
+def test_warnings_follow_new_data(tmp_path, monkeypatch):
+    monkeypatch.setattr(plugin, "LISTING_TTL", 0.0)
+    logdir = str(tmp_path)
+    writer = detloss.summary.FileWriter(os.path.join(logdir, "r"))
+    for step in range(50):
+        detloss.summary.write({"box": 1.0 + 1.0 / (step + 1), "cls": 0.5}, step=step, writer=writer)
+    writer.flush()
+    multiplexer = mux.EventMultiplexer(tensor_size_guidance={metadata.PLUGIN_NAME: 0})
+    multiplexer.AddRunsFromDirectory(logdir)
+    multiplexer.Reload()
+    context_ = base_plugin.TBContext(
+        logdir=logdir, data_provider=mux_provider.MultiplexerDataProvider(multiplexer, logdir))
+    client = werkzeug_test.Client(application.TensorBoardWSGI([plugin.DetlossLoader().load(context_)]))
+
+    def kinds():
+        body = json.loads(client.get("/data/plugin/detloss/warnings?run=r").get_data())
+        return [w["kind"] for w in body["warnings"]]
+
+    assert "non_finite" not in kinds() and kinds() == kinds()
+    detloss.summary.write({"box": float("nan"), "cls": 0.5}, step=50, writer=writer)
+    writer.close()
+    multiplexer.Reload()
+    assert "non_finite" in kinds()
