@@ -68,21 +68,26 @@ def write(components, step, split, weights, total, name, writer):
     _summary._check_label("name", name)
     names = _summary._check_names(components, weights)
     step = _check_tf_step(step)
-    layout = _summary._layout(name, split, names, total is not None)
-    order = layout.components
-    # Convert eagerly here (not in the deferred callable) so bad input raises now and
-    # nothing is written for a call that raises.
-    parts = [_as_float64("components", k, components[k]) for k in order]
-    weights = weights or {}
-    parts += [_as_float64("weights", k, weights.get(k, 1.0)) for k in order]
-    if total is not None:
-        parts.append(_as_float64("total", "total", total))
+    # Convert here (not in the deferred callable) so bad input raises now and nothing is
+    # written for a call that raises.
+    if tf.executing_eagerly():
+        # Eagerly, numbers (and eager tensors) become one float64 constant: one op, not
+        # three per value.
+        layout, row = _summary._prepare(components, split, weights, total, name)
+        make_tensor = lambda: tf.constant(row, dtype=tf.float64)  # noqa: E731
+    else:
+        layout = _summary._layout(name, split, names, total is not None)
+        order = layout.components
+        parts = [_as_float64("components", k, components[k]) for k in order]
+        weights = weights or {}
+        parts += [_as_float64("weights", k, weights.get(k, 1.0)) for k in order]
+        if total is not None:
+            parts.append(_as_float64("total", "total", total))
+        make_tensor = lambda: tf.stack(parts)  # noqa: E731
     metadata = layout.summary_metadata().SerializeToString()
 
     def emit():
-        return tf.summary.write(
-            tag=layout.tag, tensor=lambda: tf.stack(parts), step=step, metadata=metadata
-        )
+        return tf.summary.write(tag=layout.tag, tensor=make_tensor, step=step, metadata=metadata)
 
     if writer is not None:
         with writer.as_default():
