@@ -101,6 +101,26 @@ def _wait_loaded(tb, kind, runs, n, timeout):
     return time.monotonic() - start
 
 
+def _rss_mb(pid):
+    """Resident memory of a process and its children (the Rust data server), in MB."""
+    total = 0
+    pids = [pid]
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            pids += [int(p) for p in f.read().split()]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            with open("/proc/%d/status" % p) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024.0
+
+
 def _timed(fn):
     start = time.perf_counter()
     result = fn()
@@ -115,6 +135,7 @@ def measure(detloss_dir, scalar_dir, runs, n, load_fast, repeats):
             os.path.dirname(logdir), "tb-%s-%s.log" % (kind, load_fast)))
         tb.wait_ready(120)
         out["ingest " + kind] = _wait_loaded(tb, kind, runs, n, 1800)
+        out["rss " + kind] = _rss_mb(tb.process.pid)
         tbs[kind] = tb
     # Waiting for the detloss data read (and so cached) its breakdowns: measure the cold request
     # on a second TensorBoard, given well over the measured ingestion time to load.
@@ -153,7 +174,7 @@ def measure(detloss_dir, scalar_dir, runs, n, load_fast, repeats):
     out.update({
         "detloss cold": detloss_times[0], "detloss warm": statistics.median(warm) if warm else None,
         "detloss bytes": detloss_bytes, "scalars sweep": statistics.median(scalar_times),
-        "scalars bytes": scalar_bytes,
+        "scalars bytes": scalar_bytes, "rss detloss warm": _rss_mb(tbs["detloss"].process.pid),
     })
     return out
 
@@ -178,18 +199,20 @@ def main():
                   runs, "{:,}".format(n), len(COMPONENTS), VAL_EVERY, size(detloss_dir) / 1e6,
                   size(scalar_dir) / 1e6, size(detloss_dir) / size(scalar_dir), t, t2))
         print("| loader | ingest detloss | ingest scalars | ratio | detloss multirun (cold / warm) "
-              "| scalars_multirun sweep | time ratio | bytes detloss / scalars |")
-        print("|---|---|---|---|---|---|---|---|")
+              "| scalars_multirun sweep | time ratio | bytes detloss / scalars "
+              "| TensorBoard RSS detloss (after reads) / scalars |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for load_fast in (False, True):
             m = measure(detloss_dir, scalar_dir, runs, n, load_fast, repeats)
             print("| load_fast=%s | %.1f s | %.1f s | %.2f× | %.3f s / %.3f s | %.3f s | %.3f× | "
-                  "%s / %s (%.2f×) |" % (
+                  "%s / %s (%.2f×) | %.0f (%.0f) / %.0f MB |" % (
                       str(load_fast).lower(), m["ingest detloss"], m["ingest scalars"],
                       m["ingest detloss"] / m["ingest scalars"], m["detloss cold"],
                       m["detloss warm"] or float("nan"), m["scalars sweep"],
                       (m["detloss warm"] or m["detloss cold"]) / m["scalars sweep"],
                       "{:,}".format(m["detloss bytes"]), "{:,}".format(m["scalars bytes"]),
-                      m["detloss bytes"] / m["scalars bytes"]))
+                      m["detloss bytes"] / m["scalars bytes"], m["rss detloss"],
+                      m["rss detloss warm"], m["rss scalars"]))
             sys.stdout.flush()
 
 
