@@ -94,6 +94,15 @@ class DetlossPlugin(base_plugin.TBPlugin):
             "/attribution": self._serve_attribution,
         }
 
+    def _read_one(self, request, run, split, name):
+        """The Breakdown a request names (NotFound/InvalidArgument naming what is missing)."""
+        ctx = plugin_util.context(request.environ)
+        experiment = plugin_util.experiment_id(request.environ)
+        series = self._list_series(ctx, experiment)
+        key = _resolve(series, run, split, name)
+        return reader.read_breakdowns(self._data_provider, ctx, experiment, [key], series,
+                                      cache=self._breakdowns)[key]
+
     # -- routes ------------------------------------------------------------------------------
 
     @wrappers.Request.application
@@ -169,12 +178,7 @@ class DetlossPlugin(base_plugin.TBPlugin):
                 raise errors.InvalidArgumentError(
                     "format must be 'json' or 'csv', got %r" % fmt
                 )
-            ctx = plugin_util.context(request.environ)
-            experiment = plugin_util.experiment_id(request.environ)
-            series = self._list_series(ctx, experiment)
-            key = _resolve(series, run, split, name)
-            breakdown = reader.read_breakdowns(self._data_provider, ctx, experiment, [key],
-                                               series, cache=self._breakdowns)[key]
+            breakdown = self._read_one(request, run, split, name)
         except errors.PublicError as e:
             return _error(request, str(e), e.http_code)
         breakdown = _for_display(breakdown, max_points)
@@ -256,19 +260,14 @@ class DetlossPlugin(base_plugin.TBPlugin):
             if from_step >= to_step:
                 raise errors.InvalidArgumentError(
                     "from must be less than to, got from=%d to=%d" % (from_step, to_step))
-            ctx = plugin_util.context(request.environ)
-            experiment = plugin_util.experiment_id(request.environ)
-            series = self._list_series(ctx, experiment)
-            key = _resolve(series, run, split, name)
-            breakdown = reader.read_breakdowns(self._data_provider, ctx, experiment, [key],
-                                               series, cache=self._breakdowns)[key]
+            breakdown = self._read_one(request, run, split, name)
             try:
                 result = diagnostics.attribution(breakdown, from_step, to_step)
             except ValueError as e:
                 raise errors.NotFoundError("run %r, split %r: %s" % (run, split, e))
         except errors.PublicError as e:
             return _error(request, str(e), e.http_code)
-        result.update(run=run, name=key.name, split=split,
+        result.update(run=run, name=breakdown.key.name, split=split,
                       summary=diagnostics.summarize_attribution(result))
         return http_util.Respond(request, result, "application/json")
 
