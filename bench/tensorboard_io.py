@@ -169,12 +169,13 @@ def measure(detloss_dir, scalar_dir, runs, n, load_fast, repeats):
                 size += len(body)
         scalar_times.append(t_total)
         scalar_bytes = size
+    warm_rss = _rss_mb(tbs["detloss"].process.pid)
     for tb in tbs.values():
         tb.stop()
     out.update({
         "detloss cold": detloss_times[0], "detloss warm": statistics.median(warm) if warm else None,
         "detloss bytes": detloss_bytes, "scalars sweep": statistics.median(scalar_times),
-        "scalars bytes": scalar_bytes, "rss detloss warm": _rss_mb(tbs["detloss"].process.pid),
+        "scalars bytes": scalar_bytes, "rss detloss warm": warm_rss,
     })
     return out
 
