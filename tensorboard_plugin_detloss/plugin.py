@@ -11,6 +11,7 @@ Routes (under /data/plugin/detloss/, documented in docs/API.md):
 """
 
 import csv
+import functools
 import io
 import mimetypes
 import os
@@ -20,6 +21,7 @@ import time
 from tensorboard import errors, plugin_util
 from tensorboard.backend import http_util
 from tensorboard.plugins import base_plugin
+from werkzeug import exceptions as http_exceptions
 from werkzeug import wrappers
 
 from tensorboard_plugin_detloss import diagnostics, importers, metadata, reader
@@ -32,6 +34,34 @@ SCALAR_SAMPLES = 10_000
 _STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 _MAX_PARAM_LENGTH = 100_000
 LISTING_TTL = 2.0  # seconds a listing of the series is reused
+
+
+_DRAIN_LIMIT = 16 << 20  # bytes of an unread request body read off the socket
+
+
+def _application(route):
+    """`wrappers.Request.application`, then reads what is left of the request body (up to
+    _DRAIN_LIMIT bytes).
+
+    Werkzeug's development server (TensorBoard's) drains unread input after each response
+    with a blocking read of up to 10 MB before closing the connection, so a body a route did
+    not read (a GET with a body, a form refused as too large) kept the connection and its
+    thread open until the client gave up. Reading the declared length here lets it close.
+    """
+
+    @wrappers.Request.application
+    @functools.wraps(route)
+    def app(*args):
+        request = args[-1]
+        try:
+            return route(*args)
+        finally:
+            if (request.content_length or 0) <= _DRAIN_LIMIT:
+                # request.stream stops at the declared length, wherever a parser left it.
+                while request.stream.read(1 << 20):
+                    pass
+
+    return app
 
 
 class DetlossPlugin(base_plugin.TBPlugin):
@@ -105,22 +135,24 @@ class DetlossPlugin(base_plugin.TBPlugin):
 
     # -- routes ------------------------------------------------------------------------------
 
-    @wrappers.Request.application
+    @_application
     def _serve_static(self, request):
         name = request.path.rsplit("/", 1)[-1]
-        path = os.path.realpath(os.path.join(_STATIC_DIR, name))
-        if (
-            os.path.dirname(path) != os.path.realpath(_STATIC_DIR)
-            or not os.path.isfile(path)
-        ):
-            return _error(request, "no static file %r" % name, 404)
+        try:
+            path = os.path.realpath(os.path.join(_STATIC_DIR, name))
+            found = (os.path.dirname(path) == os.path.realpath(_STATIC_DIR)
+                     and os.path.isfile(path))
+        except (ValueError, OSError):  # a NUL byte, a name too long for the filesystem
+            found = False
+        if not found:
+            return _error(request, "no static file %r" % name[:200], 404)
         content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
         if path.endswith(".js"):
             content_type = "text/javascript"
         with open(path, "rb") as f:
             return http_util.Respond(request, f.read(), content_type)
 
-    @wrappers.Request.application
+    @_application
     def _serve_runs(self, request):
         ctx, experiment = plugin_util.context(request.environ), plugin_util.experiment_id(
             request.environ
@@ -149,7 +181,7 @@ class DetlossPlugin(base_plugin.TBPlugin):
             body.append(item)
         return http_util.Respond(request, body, "application/json")
 
-    @wrappers.Request.application
+    @_application
     def _serve_profiles(self, request):
         config = self._config.get()
         body = {
@@ -164,7 +196,7 @@ class DetlossPlugin(base_plugin.TBPlugin):
         }
         return http_util.Respond(request, body, "application/json")
 
-    @wrappers.Request.application
+    @_application
     def _serve_breakdown(self, request):
         if request.method != "GET":
             return _error(request, "breakdown takes GET", 405)
@@ -186,19 +218,23 @@ class DetlossPlugin(base_plugin.TBPlugin):
             return http_util.Respond(request, to_csv(breakdown), "text/csv")
         return http_util.Respond(request, to_json(breakdown), "application/json")
 
-    @wrappers.Request.application
+    @_application
     def _serve_breakdown_multirun(self, request):
         if request.method != "POST":
             return _error(request, "breakdown_multirun takes POST with form fields", 405)
         try:
-            runs = request.form.getlist("runs")
+            form = request.form
+        except http_exceptions.RequestEntityTooLarge:
+            return _form_too_large(request)
+        try:
+            runs = form.getlist("runs")
             if not runs:
                 raise errors.InvalidArgumentError("missing form field 'runs' (repeat it per run)")
             for run in runs:
                 _check_length("runs", run)
-            split = _param(request.form, "split", required=True)
-            name = _param(request.form, "name")
-            max_points = _max_points(request.form)
+            split = _param(form, "split", required=True)
+            name = _param(form, "name")
+            max_points = _max_points(form)
             ctx = plugin_util.context(request.environ)
             experiment = plugin_util.experiment_id(request.environ)
             series = self._list_series(ctx, experiment)
@@ -222,7 +258,7 @@ class DetlossPlugin(base_plugin.TBPlugin):
         return http_util.Respond(request, body, "application/json")
 
 
-    @wrappers.Request.application
+    @_application
     def _serve_warnings(self, request):
         try:
             run = _param(request.args, "run", required=True)
@@ -249,7 +285,7 @@ class DetlossPlugin(base_plugin.TBPlugin):
         body = {"run": run, "name": keys[0].name, "warnings": warnings}
         return http_util.Respond(request, body, "application/json")
 
-    @wrappers.Request.application
+    @_application
     def _serve_attribution(self, request):
         try:
             run = _param(request.args, "run", required=True)
@@ -324,6 +360,16 @@ def _config_path(flags):
 
 def _error(request, message, code):
     return http_util.Respond(request, message, "text/plain", code=code)
+
+
+def _form_too_large(request):
+    return _error(
+        request,
+        "form too large: %d bytes; the limits are %d bytes of fields and %d multipart parts"
+        % (request.content_length or 0, request.max_form_memory_size or 0,
+           request.max_form_parts or 0),
+        413,
+    )
 
 
 def _check_length(field, value):
