@@ -222,6 +222,8 @@ class DetlossPlugin(base_plugin.TBPlugin):
     def _serve_breakdown_multirun(self, request):
         if request.method != "POST":
             return _error(request, "breakdown_multirun takes POST with form fields", 405)
+        # Bounds the whole body too: Werkzeug spools multipart file parts to disk unbounded.
+        request.max_content_length = _DRAIN_LIMIT
         try:
             form = request.form
         except http_exceptions.RequestEntityTooLarge:
@@ -365,9 +367,9 @@ def _error(request, message, code):
 def _form_too_large(request):
     return _error(
         request,
-        "form too large: %d bytes; the limits are %d bytes of fields and %d multipart parts"
-        % (request.content_length or 0, request.max_form_memory_size or 0,
-           request.max_form_parts or 0),
+        "form too large: %d bytes; the limits are %d bytes in all, %d bytes of fields and %d "
+        "multipart parts" % (request.content_length or 0, request.max_content_length or 0,
+                             request.max_form_memory_size or 0, request.max_form_parts or 0),
         413,
     )
 
