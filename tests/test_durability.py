@@ -48,12 +48,24 @@ def read_records(path):
 
 
 def detloss_values(events):
-    """{(tag, step): [float64 arrays]} of every detloss value (a list, to see duplicates)."""
-    out = {}
+    """{(tag, step): [rows]} of every detloss step (a list, to see duplicates); block
+    records (format version 2) are expanded into their rows."""
+    out, layouts = {}, {}
     for event in events:
         for value in event.summary.value:
-            if value.tag.startswith(metadata.PLUGIN_NAME + "/"):
-                array = np.frombuffer(value.tensor.tensor_content, "<f8")
+            if not value.tag.startswith(metadata.PLUGIN_NAME + "/"):
+                continue
+            if value.metadata.plugin_data.plugin_name == metadata.PLUGIN_NAME:
+                layouts.setdefault(value.tag, metadata.parse_plugin_metadata(
+                    value.metadata.plugin_data.content))
+            layout = layouts[value.tag]  # KeyError: a tag's first record lacks its metadata
+            array = np.frombuffer(value.tensor.tensor_content, "<f8")
+            if layout.block:
+                rows = array.reshape(-1, 2 + layout.tensor_length)
+                assert int(rows[-1, 0]) == event.step
+                for r in rows:
+                    out.setdefault((value.tag, int(r[0])), []).append(r[2:].tolist())
+            else:
                 out.setdefault((value.tag, event.step), []).append(array.tolist())
     return out
 
