@@ -31,10 +31,13 @@ def row(step, offset=0.0):
 
 
 def write_run(logdir, run, steps, offset=0.0, split="train"):
+    """One record per step (a flush after each: FileWriter writes one block per flush), so a
+    damaged record is a damaged step."""
     with summary.FileWriter(os.path.join(logdir, run)) as w:
         for step in steps:
             summary.write(row(step, offset), step=step, split=split, writer=w,
                           walltime=1_700_000_000 + step)
+            w.flush()
     return w.path
 
 
@@ -73,10 +76,14 @@ def build_logdir(logdir):
         f.write(bytes([byte[0] ^ 0xFF]))
     # Two FileWriters on one run, open at the same time: even steps in one file, odd in the
     # other (a data-parallel job whose ranks all log, or a relaunched job).
+    # Both flush every 10 steps, as periodic flushes would: blocks of 5 steps per file.
     a = summary.FileWriter(os.path.join(logdir, "two_writers"))
     b = summary.FileWriter(os.path.join(logdir, "two_writers"))
     for step in range(STEPS):
         summary.write(row(step), step=step, writer=a if step % 2 == 0 else b)
+        if step % 10 == 9:
+            a.flush()
+            b.flush()
     a.close()
     b.close()
     a = summary.FileWriter(os.path.join(logdir, "two_writers_by_split"))
@@ -91,6 +98,19 @@ def build_logdir(logdir):
     write_run(logdir, "restart", range(STEPS))
     time.sleep(1.1)  # event file names hold the second: the restart's file sorts after
     write_run(logdir, "restart", range(50, 80), offset=1000.0)
+    # The same with blocks (format version 2): the first run flushed every 20 steps, so its
+    # blocks end at steps 19, 39, 59, 79, 99; the restart logs 50..79 in blocks of 10.
+    with summary.FileWriter(os.path.join(logdir, "restart_blocks")) as w:
+        for step in range(STEPS):
+            summary.write(row(step), step=step, writer=w)
+            if step % 20 == 19:
+                w.flush()
+    time.sleep(1.1)
+    with summary.FileWriter(os.path.join(logdir, "restart_blocks")) as w:
+        for step in range(50, 80):
+            summary.write(row(step, 1000.0), step=step, writer=w)
+            if step % 10 == 9:
+                w.flush()
     write_run(logdir, "doomed", range(20))
 
 
@@ -139,7 +159,7 @@ def server(request, tmp_path_factory):
     try:
         want = {("healthy", "train"), ("truncated", "train"), ("crc_middle", "train"),
                 ("two_writers", "train"), ("restart", "train"), ("doomed", "train"),
-                ("two_writers_by_split", "val")}
+                ("two_writers_by_split", "val"), ("restart_blocks", "train")}
         s.wait(lambda: want <= s.runs(), "the runs to be listed")
         # Complete enough: the healthy run and the restart's second file are loaded.
         s.wait(lambda: len(s.steps("healthy")["steps"]) == STEPS, "healthy to load")
@@ -206,14 +226,19 @@ def test_corrupt_crc_in_the_middle(server):
 def test_two_writers_on_one_run(server):
     """Two FileWriters open at once on one run: even steps in one file, odd in the other.
 
-    The Python loader serves all 100 steps. The data server drops what looks like orphaned
-    data when a step goes backwards from one file to the next (the second file starts at
-    step 1 after the first reached 98): it serves step 0 and the odd steps. Writers that log
+    Both flush every 10 steps (blocks of 5 rows each). The Python loader serves all 100
+    steps. The data server drops what looks like orphaned data when a step goes backwards
+    from one file to the next: it serves the even file's first block and the odd steps.
+    Writers that log
     different splits (or losses) of one run are unaffected under both loaders."""
     got = values_of(server.steps("two_writers"))
+    print("\ntwo_writers load_fast=%s: %s" % (server.tb.load_fast, sorted(got)))
     assert all(got[s] == 1.0 + s for s in got)
     if server.tb.load_fast:
-        assert set(got) == {0} | set(range(1, STEPS, 2))
+        # The first block of the even file (0..8), then every odd step: the even file's later
+        # blocks end at steps >= 18 and are dropped when the odd file's first block (ending
+        # at step 9) goes backwards.
+        assert set(got) == {0, 2, 4, 6, 8} | set(range(1, STEPS, 2))
     else:
         assert set(got) == set(range(STEPS))
     for split in ("train", "val"):
@@ -231,6 +256,25 @@ def test_steps_going_backwards_after_a_restart(server):
     else:
         # The Python loader keeps every point (it purges only on a SessionLog START, which
         # no writer here logs); a step logged twice shows its later value.
+        assert got == {**{s: 1.0 + s for s in range(STEPS)}, **restarted}
+
+
+def test_restart_with_blocks(server):
+    """As above, with blocks (format version 2): the first run flushed every 20 steps
+    (blocks 0..19, 20..39, 40..59, 60..79, 80..99), the restart every 10 (50..59, 60..69,
+    70..79).
+
+    Under load_fast=true the data server purges whole records whose step (a block's last
+    row) is >= the restart's first record's step, 59: the blocks 40..59, 60..79 and 80..99
+    of the first run go, so steps 40..49, which the restart does not log again, are LOST
+    (with one record per step only 50..99 would be purged). Under load_fast=false nothing is
+    purged."""
+    got = values_of(server.steps("restart_blocks"))
+    print("\nrestart_blocks load_fast=%s: %s" % (server.tb.load_fast, sorted(got)))
+    restarted = {s: 1001.0 + s for s in range(50, 80)}
+    if server.tb.load_fast:
+        assert got == {**{s: 1.0 + s for s in range(40)}, **restarted}
+    else:
         assert got == {**{s: 1.0 + s for s in range(STEPS)}, **restarted}
 
 
