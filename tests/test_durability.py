@@ -81,17 +81,23 @@ def expected_row(step):
 
 
 CHILD = textwrap.dedent("""
-    import sys, time
+    import sys, threading, time
     from tensorboard_plugin_detloss import summary
     from tensorboard_plugin_detloss.event_file import FileWriter
 
     written = [-1]
+    out_lock = threading.Lock()
+
+    def say(*words):  # one whole line at a time from either thread
+        with out_lock:
+            sys.stdout.write(" ".join(map(str, words)) + "\\n")
+            sys.stdout.flush()
 
     class ReportingWriter(FileWriter):
         def flush(self):
             covered = written[0]  # every step <= covered is in the buffer being flushed
             super().flush()
-            print("flushed", covered, time.time(), flush=True)
+            say("flushed", covered, time.time())
 
     w = ReportingWriter(sys.argv[1], flush_secs=0.5)
     step = 0
@@ -101,7 +107,7 @@ CHILD = textwrap.dedent("""
         written[0] = step
         step += 1
         if step % 500 == 0:
-            print("wrote", step - 1, time.time(), flush=True)
+            say("wrote", step - 1, time.time())
             time.sleep(0.005)  # a lighter load on a shared machine; most time is writing
 """)
 
