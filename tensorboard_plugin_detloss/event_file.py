@@ -25,12 +25,12 @@ BLOCK_ROWS = 1024  # a series' pending steps are written as a block at least thi
 class _Pending:
     """The packed rows of one series waiting for the next block record."""
 
-    __slots__ = ("layout", "rows", "last_step", "last_wall")
+    __slots__ = ("layout", "rows", "first_step", "last_wall")
 
     def __init__(self, layout):
         self.layout = layout
         self.rows = []
-        self.last_step = 0
+        self.first_step = 0
         self.last_wall = 0.0
 _open_writers = weakref.WeakSet()
 
@@ -131,8 +131,10 @@ class FileWriter:
             pending = self._pending.get(layout.tag)
             if pending is None:
                 pending = self._pending[layout.tag] = _Pending(layout.as_block())
+            if not pending.rows:
+                pending.first_step = step
             pending.rows.append(pending.layout.pack_row(step, wall, *row))
-            pending.last_step, pending.last_wall = step, wall
+            pending.last_wall = wall
             if len(pending.rows) >= BLOCK_ROWS:
                 self._emit(pending)
 
@@ -151,7 +153,11 @@ class FileWriter:
             tensor_content=b"".join(pending.rows)))
         if first:
             value.metadata.CopyFrom(block.summary_metadata())
-        event = event_pb2.Event(wall_time=pending.last_wall, step=pending.last_step,
+        # The record's step is its FIRST row's: when a restarted job logs an earlier step,
+        # TensorBoard drops the records whose step is at or after it, and a block keyed by its
+        # first step never holds a step before that point (no step the restart does not log
+        # again is lost — as with one record per step). Its wall time is the last row's.
+        event = event_pb2.Event(wall_time=pending.last_wall, step=pending.first_step,
                                 summary=summary_pb2.Summary(value=[value]))
         self._file.write(_frame(event.SerializeToString()))
         self._dirty = True

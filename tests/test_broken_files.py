@@ -170,7 +170,7 @@ def server(request, tmp_path_factory):
                  ("two_writers_by_split", "train"): STEPS,
                  ("two_writers_by_split", "val"): STEPS,
                  ("restart", "train"): 80 if fast else STEPS,
-                 ("restart_blocks", "train"): 70 if fast else STEPS, ("doomed", "train"): 20}
+                 ("restart_blocks", "train"): 80 if fast else STEPS, ("doomed", "train"): 20}
 
         def counts():
             return {key: len(s.steps(*key)["steps"]) for key in final}
@@ -280,16 +280,17 @@ def test_restart_with_blocks(server):
     (blocks 0..19, 20..39, 40..59, 60..79, 80..99), the restart every 10 (50..59, 60..69,
     70..79).
 
-    Under load_fast=true the data server purges whole records whose step (a block's last
-    row) is >= the restart's first record's step, 59: the blocks 40..59, 60..79 and 80..99
-    of the first run go, so steps 40..49, which the restart does not log again, are LOST
-    (with one record per step only 50..99 would be purged). Under load_fast=false nothing is
-    purged."""
+    A block record carries its FIRST row's step. Under load_fast=true the data server purges
+    the records whose step is >= the restart's first record's step, 50: the first run's blocks
+    60..79 and 80..99 go, block 40..59 stays, and its steps 50..59 are superseded by the
+    restart's later writes — what one record per step gives: nothing the restart does not log
+    again is lost (keyed by the last row, steps 40..49 were lost: measured before the change).
+    Under load_fast=false nothing is purged."""
     got = values_of(server.steps("restart_blocks"))
     print("\nrestart_blocks load_fast=%s: %s" % (server.tb.load_fast, sorted(got)))
     restarted = {s: 1001.0 + s for s in range(50, 80)}
     if server.tb.load_fast:
-        assert got == {**{s: 1.0 + s for s in range(40)}, **restarted}
+        assert got == {**{s: 1.0 + s for s in range(50)}, **restarted}
     else:
         assert got == {**{s: 1.0 + s for s in range(STEPS)}, **restarted}
 

@@ -30,7 +30,7 @@ def read_events(logdir):
                 array = np.frombuffer(value.tensor.tensor_content, "<f8")
                 if layout is not None and layout.block:
                     rows = array.reshape(-1, 2 + layout.tensor_length)
-                    assert int(rows[-1, 0]) == event.step  # the event carries the last step
+                    assert int(rows[0, 0]) == event.step  # the event carries the first step
                     out += [(int(r[0]), value.tag, layout, r[2:]) for r in rows]
                 else:
                     out.append((event.step, value.tag, layout, array))
@@ -213,7 +213,7 @@ def test_steps_are_written_as_blocks_per_flush_and_every_block_rows(tmp_path):
     events = [e for e in event_file_loader.EventFileLoader(w.path).Load() if e.summary.value]
     sizes = [e.summary.value[0].tensor.tensor_shape.dim[0].size for e in events]
     assert sizes == [event_file.BLOCK_ROWS, 10, 1]
-    assert [e.step for e in events] == [event_file.BLOCK_ROWS - 1, event_file.BLOCK_ROWS + 9, 5000]
+    assert [e.step for e in events] == [0, event_file.BLOCK_ROWS, 5000]
     rows = read_events(str(tmp_path))
     assert [r[0] for r in rows] == list(range(event_file.BLOCK_ROWS + 10)) + [5000]
     assert rows[7][3].tolist() == [7.0, 1.0]
