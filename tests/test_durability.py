@@ -62,7 +62,7 @@ def detloss_values(events):
             array = np.frombuffer(value.tensor.tensor_content, "<f8")
             if layout.block:
                 rows = array.reshape(-1, 2 + layout.tensor_length)
-                assert int(rows[-1, 0]) == event.step
+                assert int(rows[0, 0]) == event.step  # a block record carries its first step
                 for r in rows:
                     out.setdefault((value.tag, int(r[0])), []).append(r[2:].tolist())
             else:
