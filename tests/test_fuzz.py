@@ -393,8 +393,10 @@ def test_fuzz_routes(server):
     assert set(by_kind) >= {"valid", "missing", "repeated", "hostile", "huge_get", "huge_form",
                             "multipart", "numbers", "static", "method", "multirun"}, stats
     assert stats[("valid", 200)] > 50, stats
-    assert stats[("hostile", 400)] > 10 and stats[("hostile", 404)] > 10, stats
-    assert stats[("huge_form", 413)] > 10 and stats[("huge_form", 400)] > 5, stats
+    # The error paths are exercised (which 4xx a request gets depends on the Werkzeug version:
+    # 3.1.9 parses some hostile queries and url-encoded forms differently from 3.1.8).
+    assert stats[("hostile", 400)] + stats[("hostile", 404)] > 10, stats
+    assert stats[("huge_form", 413)] + stats[("huge_form", 400)] > 15, stats
     assert stats[("static", 200)] > 0 and stats[("static", 404)] > 50, stats
 
     # Still answering, with the right data.
@@ -436,8 +438,10 @@ def test_unread_and_refused_bodies_do_not_hold_the_connection(server):
     cases = [
         (b"POST", _path("/runs"), b"x" * 1_000_000, FORM, 200),
         (b"GET", _path("/breakdown", b"run=alpha&split=train"), b"y" * 300_000, FORM, 200),
+        # Refused by Werkzeug's form limit (413, Werkzeug <= 3.1.8) or by the plugin's field
+        # limit (400, Werkzeug 3.1.9 no longer limits url-encoded fields): both name it.
         (b"POST", _path("/breakdown_multirun"), b"split=train&runs=" + b"z" * 600_000, FORM,
-         413),
+         (400, 413)),
         (b"POST", _path("/breakdown_multirun"), b"runs=alpha&split=train", [b"Content-Type: x"],
          400),
         # A multipart file part is spooled to disk by Werkzeug: the body is bounded (16 MB).
@@ -448,10 +452,12 @@ def test_unread_and_refused_bodies_do_not_hold_the_connection(server):
     ]
     for method, target, body, headers, want in cases:
         status, _, answer = raw_request(tb.port, method, target, body, headers, timeout=20)
-        assert status == want, (target, status, answer[:300])
+        assert status in (want if isinstance(want, tuple) else (want,)), (
+            target, status, answer[:300])
     status, _, answer = raw_request(tb.port, b"POST", _path("/breakdown_multirun"),
                                     b"split=train&runs=" + b"z" * 600_000, FORM)
-    assert b"form too large" in answer and b"500000" in answer
+    assert (b"form too large" in answer and b"500000" in answer) or (
+        b"runs is 600000 characters long; the limit is 100000" in answer), answer[:300]
 
 
 def test_openapi_describes_every_route_and_the_fuzz_covers_them():
