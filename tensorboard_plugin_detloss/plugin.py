@@ -224,6 +224,11 @@ class DetlossPlugin(base_plugin.TBPlugin):
             return _error(request, "breakdown_multirun takes POST with form fields", 405)
         # Bounds the whole body too: Werkzeug spools multipart file parts to disk unbounded.
         request.max_content_length = _DRAIN_LIMIT
+        # And url-encoded fields to max_form_memory_size (500 KB) before parsing: Werkzeug
+        # 3.1.8 did this itself, 3.1.9 parses any size into memory.
+        if (request.mimetype == "application/x-www-form-urlencoded"
+                and (request.content_length or 0) > (request.max_form_memory_size or 0) > 0):
+            return _form_too_large(request)
         try:
             form = request.form
         except http_exceptions.RequestEntityTooLarge:
