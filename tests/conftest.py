@@ -14,6 +14,26 @@ from tb_process import TensorBoard  # noqa: E402
 
 LOADERS = [pytest.param(False, id="load_fast=false"), pytest.param(True, id="load_fast=true")]
 
+# Debian's Chromium, never a downloaded browser; flags for a root, offline, headless machine.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium for one test module (Playwright for Python)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("Debian's chromium is not installed at %s (apt-get install chromium)" % CHROMIUM)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
 
 @pytest.fixture(scope="session")
 def written(tmp_path_factory):

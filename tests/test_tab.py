@@ -16,13 +16,8 @@ import tensorboard_plugin_detloss as detloss
 from conftest import LOADERS
 from tb_process import TensorBoard
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                          "test-artifacts")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 
 XSS_RUN = "<img src=x onerror=alert(1)>"
 XSS_COMPONENT = "<script>alert(1)</script>"
@@ -120,18 +115,6 @@ def tensorboard(request, logdir):
         time.sleep(0.5)
     yield tb
     tb.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail("Debian's chromium is not installed at %s (apt-get install chromium)" % CHROMIUM)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 class Tab:
