@@ -1,7 +1,6 @@
 """Start and stop a real `tensorboard` process for tests and benchmarks."""
 
 import os
-import re
 import socket
 import subprocess
 import sys

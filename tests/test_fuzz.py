@@ -17,9 +17,8 @@ import os
 import random
 import socket
 import sys
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
-import numpy as np
 import pytest
 
 import tensorboard_plugin_detloss as detloss
