@@ -23,7 +23,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(ROOT, "tests"), os.path.dirname(os.path.abspath(__file__))]
 
-from tb_process import TensorBoard  # noqa: E402
+from tb_process import TensorBoard, rss_kib  # noqa: E402
 
 import tensorboard_plugin_detloss as detloss  # noqa: E402
 from tensorboard_plugin_detloss import event_file  # noqa: E402
@@ -102,23 +102,8 @@ def _wait_loaded(tb, kind, runs, n, timeout):
 
 
 def _rss_mb(pid):
-    """Resident memory of a process and its children (the Rust data server), in MB."""
-    total = 0
-    pids = [pid]
-    try:
-        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            pids += [int(p) for p in f.read().split()]
-    except OSError:
-        pass
-    for p in pids:
-        try:
-            with open("/proc/%d/status" % p) as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024.0
+    """Resident memory of TensorBoard and its descendants (the Rust data server), in MB."""
+    return rss_kib(pid) / 1024.0
 
 
 def _timed(fn):

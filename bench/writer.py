@@ -44,45 +44,38 @@ def case_detloss_filewriter(logdir, n, k):
         return time.perf_counter() - start
 
 
-def case_torch_add_scalar(logdir, n, k):
-    from torch.utils.tensorboard import SummaryWriter
-
-    values, _ = _components(k)
-    w = SummaryWriter(logdir)
+def _time_summary_writer(writer_class, logdir, n, k, use_detloss):
+    """Seconds to log n steps through a SummaryWriter: K add_scalar calls, or one detloss call."""
+    values, weights = _components(k)
+    w = writer_class(logdir)
     start = time.perf_counter()
     for step in range(n):
-        for name, v in values.items():
-            w.add_scalar("train/" + name, v, step)
+        if use_detloss:
+            detloss.summary.write(values, step=step, weights=weights, writer=w)
+        else:
+            for name, v in values.items():
+                w.add_scalar("train/" + name, v, step)
     elapsed = time.perf_counter() - start
     w.close()
     return elapsed
+
+
+def case_torch_add_scalar(logdir, n, k):
+    from torch.utils.tensorboard import SummaryWriter
+
+    return _time_summary_writer(SummaryWriter, logdir, n, k, use_detloss=False)
 
 
 def case_detloss_torch_writer(logdir, n, k):
     from torch.utils.tensorboard import SummaryWriter
 
-    values, weights = _components(k)
-    w = SummaryWriter(logdir)
-    start = time.perf_counter()
-    for step in range(n):
-        detloss.summary.write(values, step=step, weights=weights, writer=w)
-    elapsed = time.perf_counter() - start
-    w.close()
-    return elapsed
+    return _time_summary_writer(SummaryWriter, logdir, n, k, use_detloss=True)
 
 
 def case_tbx_add_scalar(logdir, n, k):
     from tensorboardX import SummaryWriter
 
-    values, _ = _components(k)
-    w = SummaryWriter(logdir)
-    start = time.perf_counter()
-    for step in range(n):
-        for name, v in values.items():
-            w.add_scalar("train/" + name, v, step)
-    elapsed = time.perf_counter() - start
-    w.close()
-    return elapsed
+    return _time_summary_writer(SummaryWriter, logdir, n, k, use_detloss=False)
 
 
 def varint(n):

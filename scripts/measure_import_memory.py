@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from tensorboard.compat.proto import summary_pb2  # noqa: E402
 
-from tb_process import TensorBoard  # noqa: E402
+from tb_process import TensorBoard, rss_kib  # noqa: E402
 from tensorboard_plugin_detloss.event_file import FileWriter  # noqa: E402
 
 
@@ -34,32 +34,6 @@ def write_logdir(logdir, runs, tags, points):
                     for i, t in enumerate(names)
                 ])
                 w.add_summary(summary, step=step, walltime=1.0e9 + step)
-
-
-def rss_kib(pid):
-    """Resident memory of `pid` and all its descendants, in KiB (from /proc)."""
-    total = 0
-    children = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open("/proc/%s/stat" % entry) as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-                children.setdefault(ppid, []).append(int(entry))
-            except (OSError, ValueError, IndexError):
-                pass
-    stack = [pid]
-    while stack:
-        p = stack.pop()
-        try:
-            with open("/proc/%d/status" % p) as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-        except OSError:
-            pass
-        stack += children.get(p, [])
-    return total
 
 
 def measure(logdir, load_fast, samples, want_points, last_run):

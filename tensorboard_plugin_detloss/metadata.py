@@ -27,7 +27,7 @@ class Layout:
     """The fixed shape of one series: loss name, split, ordered components, total or not."""
 
     __slots__ = ("name", "split", "components", "has_total", "block", "tag", "pack",
-                 "pack_row", "_index")
+                 "pack_row")
 
     def __init__(self, name, split, components, has_total, block=False):
         self.name = name
@@ -40,17 +40,10 @@ class Layout:
         # block row [step, wall_time, numbers...] (version 2).
         self.pack = struct.Struct("<%dd" % self.tensor_length).pack
         self.pack_row = struct.Struct("<%dd" % (2 + self.tensor_length)).pack
-        self._index = None
 
     @property
     def tensor_length(self):
         return 2 * len(self.components) + (1 if self.has_total else 0)
-
-    def index(self):
-        """component name -> row, built on first use."""
-        if self._index is None:
-            self._index = {c: i for i, c in enumerate(self.components)}
-        return self._index
 
     def as_block(self):
         """The same layout stored as blocks of steps (version 2)."""

@@ -198,14 +198,10 @@ def list_series(data_provider, ctx, experiment_id, importer=None):
         series[SeriesKey(run, key.name, key.split)].fingerprint = fingerprint
     try:
         series.update(_list_imported(data_provider, ctx, experiment_id, importer,
-                                     native_runs={k.run for k in series} | set(parts_runs(parts))))
+                                     native_runs={k.run for k in series} | {k.run for k in parts}))
     except Exception:  # an import problem must never hide native data
         logger.exception("detloss: importing framework scalars failed")
     return series
-
-
-def parts_runs(parts):
-    return {k.run for k in parts}
 
 
 def _native_logical_runs(parts):
@@ -220,7 +216,7 @@ def _native_logical_runs(parts):
         run, dir_split = importers.split_of_dir(key.run)
         if dir_split is not None:
             by_logical[run].setdefault(key.run, set()).add((key.name, key.split))
-    native_runs = parts_runs(parts)
+    native_runs = {k.run for k in parts}
     mapping = {}
     for run, members in by_logical.items():
         if len(members) < 2 or run in native_runs:

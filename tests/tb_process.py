@@ -76,3 +76,29 @@ class TensorBoard:
                 self.process.kill()
                 self.process.wait()
         self._log.close()
+
+
+def rss_kib(pid):
+    """Resident memory of `pid` and all its descendants, in KiB (from /proc)."""
+    total = 0
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    stack = [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            with open("/proc/%d/status" % p) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+        stack += children.get(p, [])
+    return total
