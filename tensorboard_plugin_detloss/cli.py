@@ -9,6 +9,7 @@ stops the report: it is named under "skipped" and the rest is checked.
 """
 
 import argparse
+import concurrent.futures
 import json
 import os
 import struct
@@ -85,16 +86,25 @@ def check(logdir):
     losses = {}
     for key in series:
         losses.setdefault((key.run, key.name), []).append(key)
-    runs = []
-    for (run, name), keys in sorted(losses.items()):
+    def check_one(item):
+        (run, name), keys = item
         try:
             breakdowns = reader.read_breakdowns(provider, ctx, "", keys, series)
             findings = diagnostics.diagnose({k.split: b for k, b in breakdowns.items()})
         except Exception as e:  # one odd run never kills the report
-            skipped.append((run, "could not be checked: %s: %s" % (type(e).__name__, e)))
-            continue
-        runs.append({"run": run, "name": name, "splits": sorted(k.split for k in keys),
-                     "warnings": [f.to_json() for f in findings]})
+            return None, (run, "could not be checked: %s: %s" % (type(e).__name__, e))
+        return {"run": run, "name": name, "splits": sorted(k.split for k in keys),
+                "warnings": [f.to_json() for f in findings]}, None
+
+    # numpy releases the GIL in the engine's big array operations: one thread per core, one
+    # loss read at a time per thread (memory stays a few runs' worth).
+    runs = []
+    with concurrent.futures.ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as pool:
+        for result, problem in pool.map(check_one, sorted(losses.items())):
+            if problem:
+                skipped.append(problem)
+            else:
+                runs.append(result)
     return {"logdir": logdir, "runs": runs,
             "skipped": [{"path": p, "problem": problem} for p, problem in skipped]}
 

@@ -105,45 +105,292 @@ def _clean(evidence):
 # --- signals ------------------------------------------------------------------------------------
 
 
-class _Signal:
-    """The finite points of one series, summarised over at most FINE_BUCKETS buckets of steps."""
+def _bucket_size(n):
+    """Points per bucket for n points: a power of two, so that at most FINE_BUCKETS buckets.
 
-    def __init__(self, steps, y):
-        finite = np.isfinite(y)
-        self.steps = steps[finite]
-        self.y = y[finite]
-        n = self.n = len(self.y)
-        if n == 0:
-            self.bucket_size, self.sigma = 1, 0.0
-            self.level = self.local_sigma = np.zeros(0)
-            self.bucket_first = self.bucket_last = np.zeros(0, np.int64)
-            self.bucket_count = np.zeros(0, np.int64)
+    A power of two keeps a full bucket full as the series grows (until the size doubles), which
+    is what lets `_SeriesState` summarise only new steps.
+    """
+    k = 1
+    while k * FINE_BUCKETS < n:
+        k *= 2
+    return k
+
+
+def _noise_per_bucket(y, k):
+    """Per bucket of k points, σ of white noise from (at most) its first 64 neighbour differences.
+
+    median |Δy| / (√2 · 0.6745) estimates σ on a smooth trend; a spike or a jump barely moves it.
+    `y` holds whole buckets only.
+    """
+    m = min(k, 65)
+    d = np.abs(np.diff(y.reshape(-1, k)[:, :m], axis=1))
+    return np.median(d, axis=1) * (1.4826 / math.sqrt(2))
+
+
+class _SeriesState:
+    """What the engine keeps of one series (a component or the total of one split).
+
+    The series' points are its present, finite values. They are summarised by buckets of
+    `_bucket_size(n)` points: a median level and a local noise per bucket, plus the few points
+    far above their bucket's level (spike candidates). A full bucket never changes, so an update
+    only reads the rows after the last full bucket; when the series outgrows FINE_BUCKETS·k
+    points, k doubles and the summary is rebuilt from the start (log₂ times over a run's life).
+    Below 16 points per bucket everything is recomputed each time (≤ 32,768 points).
+
+    Alongside, counters that only ever need the new rows: non-finite values, runs of exact
+    zeros, zero weights and weight changes.
+    """
+
+    def __init__(self):
+        self._reset(1)
+        # Row-by-row counters (every row read once).
+        self.scan_row = 0
+        self.points = 0  # present, finite points
+        self.nonfinite = None  # (first step, first value, count, last step)
+        self.zeros = 0
+        self.zero_runs = []  # (start, end_exclusive, first step, last step, step after), ≥ 10
+        self.open_zero = None  # (start, its step): zeros still going at the last point
+        self.any_zero_weight = False
+        self.zero_weight = None  # (count, first step, last step)
+        self.last_weight = None  # the weight at the last present row (for changes)
+        self.changes = 0
+        self.first_changes = []  # [(step before, step, weight before, weight)] of the first 6
+        self.last_change = None  # (step, weight)
+        self.weight_min = self.weight_max = math.nan
+        self.first_step = self.last_step = None
+
+    def _reset(self, k):
+        self.k = k
+        self.row = 0  # rows before the first unfinished bucket
+        self.done = 0  # points in full buckets
+        self.level = np.zeros(0)
+        self.local = np.zeros(0)
+        self.bucket_first = np.zeros(0, np.int64)
+        self.bucket_last = np.zeros(0, np.int64)
+        self.candidates = [np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0),
+                           np.zeros(0, np.int64)]  # point index, step, value, bucket
+
+    # -- buckets --
+
+    def update(self, steps, values, present, weights=None):
+        """Reads rows [scan_row, n) into the counters and the rows after the last full bucket
+        into buckets; returns the `_Signal` of the whole series."""
+        while True:
+            r = self.row
+            finite = np.isfinite(values[r:])
+            ok = present[r:] & finite
+            every = bool(ok.all())  # the common case: no copy needed
+            y = values[r:] if every else values[r:][ok]
+            s = steps[r:] if every else steps[r:][ok]
+            k = _bucket_size(self.done + len(y))
+            if k == self.k:
+                break
+            self._reset(k)
+        a = self.scan_row - r  # the counters have read rows before scan_row already
+        p = a if every else int(np.count_nonzero(ok[:a]))
+        self.scan(steps, values, present, weights, (finite[a:], ok[a:], y[p:], s[p:]))
+        full = (len(y) // k) * k if k >= 16 else 0
+        if full:
+            yf = y[:full]
+            level = np.median(yf.reshape(-1, k), axis=1)
+            local = _noise_per_bucket(yf, k)
+            self.level = np.concatenate((self.level, level))
+            self.local = np.concatenate((self.local, local))
+            self.bucket_first = np.concatenate((self.bucket_first, s[:full:k]))
+            self.bucket_last = np.concatenate((self.bucket_last, s[k - 1:full:k]))
+            excess = yf.reshape(-1, k) - level[:, None]
+            scale = np.maximum(local, 1e-9 * np.maximum(np.abs(level), 1e-12))[:, None]
+            b, j = np.nonzero((excess > 8.0 * scale) & (excess > 1.5 * np.abs(level)[:, None]))
+            i = b * k + j
+            nb0 = len(self.level) - len(level)
+            self.candidates = [np.concatenate((old, new)) for old, new in zip(
+                self.candidates, (self.done + i, s[i], yf[i], nb0 + b))]
+            self.done += full
+            if full == len(y):
+                self.row = len(steps)
+            elif every:
+                self.row = r + full
+            else:
+                self.row = r + int(np.flatnonzero(ok)[full])
+        signal = _Signal(self, y[full:], s[full:])
+        if k < 16:
+            self._reset(k)  # small: recomputed from the first row each time
+        return signal
+
+    # -- counters --
+
+    def scan(self, steps, values, present, weights=None, known=None):
+        """Reads rows [scan_row, n) into the counters.
+
+        known: (finite, ok, points, their steps) of those rows, if already computed.
+        """
+        r = self.scan_row
+        self.scan_row = len(steps)
+        if r >= len(steps):
             return
-        k = self.bucket_size = max(1, -(-n // FINE_BUCKETS))
-        full = (n // k) * k
-        level = [np.median(self.y[:full].reshape(-1, k), axis=1)] if full else []
-        if full < n:
-            level.append([np.median(self.y[full:])])
-        self.level = np.concatenate(level)
-        edges = np.arange(0, n, k)
-        self.bucket_first = self.steps[edges]
-        self.bucket_last = self.steps[np.minimum(edges + k - 1, n - 1)]
-        self.bucket_count = np.minimum(k, n - edges)
-        # Noise: median |difference of neighbours| / (√2 · 0.6745) estimates σ of white noise on
-        # a smooth trend, and a spike or a jump barely moves it. Per bucket it is estimated from
-        # (at most) the first 64 differences, which keeps the cost at one median pass per series.
-        diffs = np.abs(np.diff(self.y))
-        if k >= 16:
-            m = min(k, 65) - 1
-            starts = np.arange(0, n - 1, k)
-            starts = starts[starts + m <= len(diffs)]
-            local = np.median(diffs[starts[:, None] + np.arange(m)[None, :]], axis=1)
-            local = local * (1.4826 / math.sqrt(2))
-            self.sigma = float(np.median(local))
-            self.local_sigma = np.resize(local, len(self.level))
+        steps, values, present = steps[r:], values[r:], present[r:]
+        if known is None:
+            finite = np.isfinite(values)
+            ok = present & finite
+            y, s = values[ok], steps[ok]
         else:
-            self.sigma = 1.4826 * float(np.median(diffs)) / math.sqrt(2) if n > 2 else 0.0
-            self.local_sigma = np.full(len(self.level), self.sigma)
+            finite, ok, y, s = known
+        if len(y) < len(ok):
+            bad = present & ~finite
+            if bad.any():
+                i = np.flatnonzero(bad)
+                if self.nonfinite is None:
+                    self.nonfinite = (int(steps[i[0]]), float(values[i[0]]), 0, 0)
+                first_step, first_value, count, _ = self.nonfinite
+                self.nonfinite = (first_step, first_value, count + len(i), int(steps[i[-1]]))
+        p0, before = self.points, self.last_step
+        self.points += len(y)
+        if len(y):
+            if self.first_step is None:
+                self.first_step = int(s[0])
+            self.last_step = int(s[-1])
+        zero = np.abs(y) < ZERO
+        zeros = int(np.count_nonzero(zero))
+        self.zeros += zeros
+        if len(y) and (zeros or self.open_zero is not None):
+            self._zero_runs(zero, s, p0, before)
+        if weights is None:
+            return
+        weights = weights[r:]
+        small = np.abs(weights) < ZERO
+        if small.any():
+            self.any_zero_weight = True
+            zero_weight = ~zero & (small if len(y) == len(ok) else small[ok])
+            if zero_weight.any():
+                i = np.flatnonzero(zero_weight)
+                count, first, _ = self.zero_weight or (0, int(s[i[0]]), 0)
+                self.zero_weight = (count + len(i), first, int(s[i[-1]]))
+        if present.all():
+            self._weight_changes(steps, weights)
+        else:
+            self._weight_changes(steps[present], weights[present])
+
+    def _zero_runs(self, zero, s, p0, before):
+        """Runs of exact zeros (point indices), one left open at the last point continuing."""
+        runs = _runs_of(zero)
+        carried = None  # step where a run left open before started
+        if self.open_zero is not None:
+            start, carried = self.open_zero
+            self.open_zero = None
+            if runs and runs[0][0] == 0:
+                runs[0] = (start - p0, runs[0][1])
+            elif p0 - start >= 10:  # it ended at the previous last point
+                self.zero_runs.append((start, p0, carried, before, int(s[0])))
+        for a, b in runs:
+            start_step = int(s[a]) if a >= 0 else carried
+            if p0 + b == self.points:
+                self.open_zero = (p0 + a, start_step)
+            elif b - a >= 10:
+                self.zero_runs.append((p0 + a, p0 + b, start_step, int(s[b - 1]), int(s[b])))
+
+    def _weight_changes(self, s, w):
+        """Weight changes over present rows (a NaN next to a NaN is no change)."""
+        if not len(w):
+            return
+        fresh = w
+        if self.last_weight is not None:
+            s = np.concatenate(([self.last_weight[0]], s))
+            w = np.concatenate(([self.last_weight[1]], w))
+        changed = np.flatnonzero(w[1:] != w[:-1]) + 1
+        if len(changed):
+            changed = changed[~(np.isnan(w[changed]) & np.isnan(w[changed - 1]))]
+        for i in changed[:max(0, 6 - len(self.first_changes))]:
+            self.first_changes.append((int(s[i - 1]), int(s[i]), float(w[i - 1]), float(w[i])))
+        if len(changed):
+            self.changes += len(changed)
+            self.last_change = (int(s[changed[-1]]), float(w[changed[-1]]))
+        low, high = np.min(fresh), np.max(fresh)  # NaN if any is NaN
+        if np.isnan(low) or np.isnan(high):
+            if np.isnan(fresh).all():
+                low = high = math.nan
+            else:
+                low, high = np.nanmin(fresh), np.nanmax(fresh)
+        self.weight_min = float(np.fmin(self.weight_min, low))
+        self.weight_max = float(np.fmax(self.weight_max, high))
+        self.last_weight = (int(s[-1]), float(w[-1]))
+
+    def zero_stretches(self):
+        """[(start, end_exclusive, first step, last step, step after or None)]: every run of
+        exact zeros of ≥ 10 points, the one still going at the end included."""
+        out = list(self.zero_runs)
+        if self.open_zero is not None and self.points - self.open_zero[0] >= 10:
+            out.append((self.open_zero[0], self.points, self.open_zero[1], self.last_step, None))
+        return out
+
+
+class _Signal:
+    """One series summarised over at most FINE_BUCKETS buckets: full ones from the state, plus
+    the unfinished last one (`tail_y`, `tail_steps`)."""
+
+    def __init__(self, state, tail_y, tail_steps):
+        self.n = state.done + len(tail_y)
+        self.bucket_size = k = state.k
+        self.first_step, self.last_step = state.first_step, state.last_step
+        full = (len(tail_y) // k) * k  # > 0 only when k < 16 (nothing kept in the state)
+        level, local = [state.level], [state.local]
+        first, last = [state.bucket_first], [state.bucket_last]
+        if full:
+            level.append(np.median(tail_y[:full].reshape(-1, k), axis=1))
+            first.append(tail_steps[:full:k])
+            last.append(tail_steps[k - 1:full:k])
+        rest = tail_y[full:]
+        if len(rest):
+            level.append([np.median(rest)])
+            first.append(tail_steps[full:full + 1])
+            last.append(tail_steps[-1:])
+        self.level = np.concatenate(level)
+        self.bucket_first = np.concatenate(first).astype(np.int64)
+        self.bucket_last = np.concatenate(last).astype(np.int64)
+        nb = len(self.level)
+        self.bucket_count = np.full(nb, k, np.int64)
+        if nb:
+            self.bucket_count[-1] = self.n - k * (nb - 1)
+        m = min(k, 65)
+        if k >= 16:
+            local = state.local
+            if len(rest) >= m:  # enough points for the unfinished bucket's own noise
+                local = np.concatenate((local, _noise_per_bucket(rest[:m], m)))
+            self.sigma = float(np.median(local)) if len(local) else 0.0
+            self.local_sigma = np.concatenate((local, np.full(nb - len(local), self.sigma)))
+        else:
+            diffs = np.abs(np.diff(tail_y))
+            self.sigma = 1.4826 * float(np.median(diffs)) / math.sqrt(2) if self.n > 2 else 0.0
+            self.local_sigma = np.full(nb, self.sigma)
+        # Only a series of ≥ 30 points is checked for spikes.
+        self.candidates = self._candidates(state, tail_y, tail_steps, rest) if self.n >= 30 \
+            else None
+
+    def _candidates(self, state, tail_y, tail_steps, rest):
+        """(point index, step, value, level, noise) of points far above their local level."""
+        k, nb = self.bucket_size, len(self.level)
+        if k < 8:  # few points: a running median of 9 is the level
+            n = len(tail_y)
+            w = 9 if n >= 9 else max(1, n | 1)
+            padded = np.pad(tail_y, w // 2, mode="edge")
+            level = np.median(np.lib.stride_tricks.sliding_window_view(padded, w), axis=1)
+            noise = np.full(n, self.sigma)
+            i = np.nonzero((tail_y - level > 8.0 * np.maximum(noise, 1e-9 * np.maximum(
+                np.abs(level), 1e-12))) & (tail_y - level > 1.5 * np.abs(level)))[0]
+            return i, tail_steps[i], tail_y[i], level[i], noise[i]
+        if k < 16:  # every bucket is in the tail; the noise is the series' σ
+            level = self.level[np.arange(len(tail_y)) // k]
+            i = np.nonzero(tail_y - level > 1.5 * np.abs(level))[0]
+            return i, tail_steps[i], tail_y[i], level[i], np.full(len(i), self.sigma)
+        index, steps, y, bucket = state.candidates
+        if len(rest):
+            i = np.arange(len(rest))
+            index = np.concatenate((index, state.done + i))
+            steps = np.concatenate((steps, tail_steps[i]))
+            y = np.concatenate((y, rest))
+            bucket = np.concatenate((bucket, np.full(len(rest), nb - 1)))
+        return index, steps, y, self.level[bucket], np.maximum(self.local_sigma[bucket],
+                                                               self.sigma * 0.25)
 
     def bucket_of_step(self, step):
         return int(np.clip(np.searchsorted(self.bucket_first, step, side="right") - 1, 0,
@@ -183,39 +430,141 @@ def _split_roles(splits):
 
 
 def diagnose(splits):
-    """All findings for one loss of one run (see `_diagnose`)."""
-    with np.errstate(all="ignore"):  # NaN/Inf/overflow in the input are data, not errors
-        return _diagnose(splits)
+    """All findings for one loss of one run (see `Diagnoser.update`)."""
+    return Diagnoser().update(splits)
 
 
-def _diagnose(splits):
-    """All findings for one loss of one run.
+class Diagnoser:
+    """The findings of one loss of one run, kept current as steps arrive.
 
-    Args:
-      splits: dict split name -> breakdown-like object (see `SplitData`).
-
-    Returns:
-      [Finding], errors first, then by step. Never raises on odd numbers (NaN, Inf, empty
-      series, a single point): such input is either a finding or nothing.
+    `update` reads only the rows after those it has already summarised, as long as those are
+    unchanged (same steps and wall times: a restart that rewrites steps changes their wall
+    times); otherwise that split starts over. The result is the same as a fresh `diagnose`.
     """
-    findings = []
-    train, vals = _split_roles(splits)
-    signals = {}  # (split, component) -> _Signal of raw values
-    for split, data in splits.items():
+
+    def __init__(self):
+        self._splits = {}  # split name -> _SplitState
+
+    def update(self, splits):
+        """All findings for `splits` (dict split name -> breakdown-like object, see `SplitData`).
+
+        Returns [Finding], errors first, then by step. Never raises on odd numbers (NaN, Inf,
+        empty series, a single point): such input is either a finding or nothing.
+        """
+        with np.errstate(all="ignore"):  # NaN/Inf/overflow in the input are data, not errors
+            states = {}
+            for split, data in splits.items():
+                state = self._splits.get(split)
+                if state is None or not state.extends(data):
+                    state = _SplitState()
+                state.update(data)
+                states[split] = state
+            self._splits = states
+            return _diagnose(splits, states)
+
+
+class _SplitState:
+    """One split's series states, and the sums behind the total-mismatch check."""
+
+    def __init__(self):
+        self.data = None  # the breakdown summarised last (to check the next one extends it)
+        self.series = {}  # component -> _SeriesState
+        self.signals = {}  # component -> _Signal
+        self.total = _SeriesState()
+        self.mismatch_row = 0
+        self.rel, self.diff = [], []  # per-step |total − Σ| relative, and total − Σ
+        self.counts = np.zeros(4, np.int64)  # steps compared, > 1% off, > 0.1% off, total > Σ
+        self.mask_steps = None  # (first, last) compared step
+        self.rel_max = -math.inf
+        self.ratio = (0, 0.0, 0.0)  # count, mean, M2 of total / Σ (Chan et al. merge)
+
+    def extends(self, data):
+        old = self.data
+        n = len(old.steps)
+        if len(data.steps) < n or list(data.components[:len(old.components)]) != list(
+                old.components):
+            return False
+        if not np.array_equal(data.steps[:n], old.steps):
+            return False
+        walls, old_walls = getattr(data, "wall_times", None), getattr(old, "wall_times", None)
+        if walls is not None and old_walls is not None:
+            return np.array_equal(walls[:n], old_walls, equal_nan=True)
+        arrays = [(data.values, old.values), (data.weights, old.weights),
+                  (data.present, old.present)]
+        same = all(np.array_equal(new[c][:n], prev[c], equal_nan=True)
+                   for new, prev in arrays for c in old.components)
+        if old.total is not None:
+            same = same and data.total is not None and np.array_equal(
+                data.total[:n], old.total, equal_nan=True) and np.array_equal(
+                data.total_present[:n], old.total_present)
+        return same
+
+    def update(self, data):
         steps = np.asarray(data.steps, np.int64)
         for c in data.components:
-            present = np.asarray(data.present[c], bool)
-            signals[(split, c)] = _Signal(steps[present], np.asarray(data.values[c])[present])
+            state = self.series.setdefault(c, _SeriesState())
+            self.signals[c] = state.update(steps, np.asarray(data.values[c], np.float64),
+                                           np.asarray(data.present[c], bool),
+                                           np.asarray(data.weights[c], np.float64))
+        if data.total is not None:
+            self.total.scan(steps, np.asarray(data.total, np.float64),
+                            np.asarray(data.total_present, bool))
+            self._mismatch(data, steps)
+        self.data = data
+
+    def _mismatch(self, data, steps):
+        r = self.mismatch_row
+        self.mismatch_row = len(steps)
+        if r >= len(steps):
+            return
+        summed = np.zeros(len(steps) - r)
+        for c in data.components:
+            product = data.values[c][r:] * data.weights[c][r:]
+            present = data.present[c][r:]
+            summed += product if present.all() else np.where(present, product, 0.0)
+        total = np.asarray(data.total[r:], np.float64)
+        mask = data.total_present[r:] & np.isfinite(total) & np.isfinite(summed)
+        every = bool(mask.all())
+        if not every and not mask.any():
+            return
+        t, s = (total, summed) if every else (total[mask], summed[mask])
+        diff = t - s
+        rel = np.abs(diff) / np.maximum(np.maximum(np.abs(t), np.abs(s)), 1e-12)
+        self.rel.append(rel)
+        self.diff.append(diff)
+        self.counts += (len(rel), np.count_nonzero(rel > 0.01), np.count_nonzero(rel > 1e-3),
+                        np.count_nonzero(diff > 0))
+        sm = steps[r:] if every else steps[r:][mask]
+        self.mask_steps = (self.mask_steps or (int(sm[0]),))[:1] + (int(sm[-1]),)
+        self.rel_max = max(self.rel_max, float(rel.max()))
+        ratio = t / s
+        ratio = ratio[np.isfinite(ratio)]
+        if len(ratio):
+            n0, mean0, m2_0 = self.ratio
+            n1, mean1 = len(ratio), float(ratio.mean())
+            m2_1 = float(((ratio - mean1) ** 2).sum())
+            n = n0 + n1
+            delta = mean1 - mean0
+            self.ratio = (n, mean0 + delta * n1 / n, m2_0 + m2_1 + delta * delta * n0 * n1 / n)
+
+
+def _diagnose(splits, states):
+    findings = []
+    train, vals = _split_roles(splits)
+    signals = {(split, c): sig for split, st in states.items() for c, sig in st.signals.items()}
+    for split, data in splits.items():
+        st = states[split]
+        steps = np.asarray(data.steps, np.int64)
         if len(steps) == 0:
             continue
-        findings += _non_finite(split, data, steps)
-        findings += _zero(split, data, steps, signals)
-        findings += _spikes(split, data, steps, signals)
+        findings += _non_finite(split, data, st)
+        findings += _zero(split, data, st)
+        findings += _spikes(split, data, signals)
         findings += _dominant(split, data, steps)
-        findings += _total_mismatch(split, data, steps)
+        findings += _total_mismatch(split, data, st)
     findings = _merge_across_splits(findings)
     if train is not None and train in splits:
-        findings += _weight_changes(train, splits[train])
+        findings += _weight_changes(train, splits[train], states[train])
         rising = _rising(train, splits[train], signals)
         findings += rising
         zero = {f.component for f in findings
@@ -255,16 +604,14 @@ def _merge_across_splits(findings):
 # --- non_finite -----------------------------------------------------------------------------
 
 
-def _non_finite(split, data, steps):
+def _non_finite(split, data, state):
     firsts = []
-    series = [(c, data.values[c], data.present[c]) for c in data.components]
+    series = [(c, state.series[c]) for c in data.components]
     if data.total is not None:
-        series.append((TOTAL, data.total, data.total_present))
-    for c, values, present in series:
-        bad = present & ~np.isfinite(values)
-        if bad.any():
-            i = int(np.argmax(bad))
-            firsts.append((int(steps[i]), c, float(values[i]), int(bad.sum()), int(steps[bad][-1])))
+        series.append((TOTAL, state.total))
+    for c, st in series:
+        if st.nonfinite is not None:
+            firsts.append((st.nonfinite[0], c, st.nonfinite[1], st.nonfinite[2], st.nonfinite[3]))
     if not firsts:
         return []
     firsts.sort(key=lambda t: (t[0], t[1] is TOTAL))
@@ -302,18 +649,16 @@ def _runs_of(mask):
     return list(zip(np.nonzero(d == 1)[0].tolist(), np.nonzero(d == -1)[0].tolist()))
 
 
-def _zero(split, data, steps, signals):
+def _zero(split, data, state):
     out = []
     for c in data.components:
-        signal = signals[(split, c)]
-        values, s = signal.y, signal.steps
-        n = len(values)
+        st = state.series[c]
+        n = st.points
         if n < 5:
             continue
-        zero = np.abs(values) < ZERO
-        if zero.all():
+        if st.zeros == n:
             out.append(Finding(
-                "zero", "warning", c, split, int(s[0]), int(s[-1]),
+                "zero", "warning", c, split, st.first_step, st.last_step,
                 "%s is zero at every one of its %s steps in %s: it contributes nothing to "
                 "training. Expected for a one-class dataset (no classification to learn) or a term "
                 "that is switched off; otherwise check that the term is computed and wired into "
@@ -321,88 +666,72 @@ def _zero(split, data, steps, signals):
                 {"pattern": "always", "points": n}))
             continue
         long_run = max(10, int(0.2 * n))
-        for start, end in _runs_of(zero):
+        for start, end, first, last, after in st.zero_stretches():
             if end - start < long_run:
                 continue
             if start == 0:
                 out.append(Finding(
-                    "zero", "info", c, split, int(s[0]), int(s[end - 1]),
+                    "zero", "info", c, split, first, last,
                     "%s in %s is zero until step %s, then non-zero: a term switched on late "
                     "(like YOLOX's L1 loss in the last epochs). Its contribution before step %s "
-                    "is nothing." % (c, split, _step(s[end]), _step(s[end])),
-                    {"pattern": "until", "zero_points": end, "nonzero_from_step": int(s[end])}))
+                    "is nothing." % (c, split, _step(after), _step(after)),
+                    {"pattern": "until", "zero_points": end, "nonzero_from_step": after}))
             elif end == n:
                 out.append(Finding(
-                    "zero", "warning", c, split, int(s[start]), int(s[-1]),
+                    "zero", "warning", c, split, first, last,
                     "%s in %s dropped to exactly zero at step %s and stayed there for the last "
                     "%s steps: the term stopped contributing. Check for a weight or mask that "
                     "switched it off, or an empty assignment (no positives matched)."
-                    % (c, split, _step(s[start]), "{:,}".format(end - start)),
-                    {"pattern": "from", "zero_points": end - start, "zero_from_step": int(s[start])}))
+                    % (c, split, _step(first), "{:,}".format(end - start)),
+                    {"pattern": "from", "zero_points": end - start, "zero_from_step": first}))
             else:
                 out.append(Finding(
-                    "zero", "warning", c, split, int(s[start]), int(s[end - 1]),
+                    "zero", "warning", c, split, first, last,
                     "%s in %s is exactly zero from step %s to %s (%s steps), non-zero around it."
-                    % (c, split, _step(s[start]), _step(s[end - 1]), "{:,}".format(end - start)),
+                    % (c, split, _step(first), _step(last), "{:,}".format(end - start)),
                     {"pattern": "stretch", "zero_points": end - start}))
-        if not np.any(np.abs(data.weights[c]) < ZERO):
+        if not st.any_zero_weight or st.zero_weight is None:
             continue
-        weights = np.asarray(data.weights[c])[data.present[c]][np.isfinite(
-            np.asarray(data.values[c])[data.present[c]])]
-        zero_weight = ~zero & (np.abs(weights) < ZERO)
-        if zero_weight.sum() >= long_run and zero_weight.sum() >= 0.2 * n:
-            i = np.nonzero(zero_weight)[0]
+        count, first, last = st.zero_weight
+        if count >= long_run and count >= 0.2 * n:
             out.append(Finding(
-                "zero", "warning", c, split, int(s[i[0]]), int(s[i[-1]]),
+                "zero", "warning", c, split, first, last,
                 "%s in %s has weight 0 at %s steps while its value is not zero: it is logged "
-                "but contributes nothing to the optimised loss." % (c, split, "{:,}".format(len(i))),
-                {"pattern": "weight", "points": int(len(i))}))
+                "but contributes nothing to the optimised loss." % (c, split, "{:,}".format(count)),
+                {"pattern": "weight", "points": int(count)}))
     return out
 
 
 # --- spike ----------------------------------------------------------------------------------
 
 
-def _local_level(signal):
-    """Per-point robust level and noise scale."""
-    y = signal.y
-    if signal.bucket_size >= 8:
-        b = np.arange(signal.n) // signal.bucket_size
-        return signal.level[b], np.maximum(signal.local_sigma[b], signal.sigma * 0.25)
-    w = 9 if signal.n >= 9 else max(1, signal.n | 1)
-    padded = np.pad(y, w // 2, mode="edge")
-    level = np.median(np.lib.stride_tricks.sliding_window_view(padded, w), axis=1)
-    return level, np.full(signal.n, signal.sigma)
-
-
-def _spikes(split, data, steps, signals):
+def _spikes(split, data, signals):
     out = []
-    series = [(c, signals[(split, c)]) for c in data.components]
-    for c, signal in series:
+    for c in data.components:
+        signal = signals[(split, c)]
         if signal.n < 30:
             continue
-        level, sigma = _local_level(signal)
-        scale = np.maximum(sigma, 1e-9 * np.maximum(np.abs(level), 1e-12))
-        excess = signal.y - level
-        z = excess / scale
+        index, steps, y, level, noise = signal.candidates
+        scale = np.maximum(noise, 1e-9 * np.maximum(np.abs(level), 1e-12))
+        excess = y - level
         # Upward only (a loss that dips is not a problem), and several times the local level.
-        spike = (z > 8.0) & (excess > 1.5 * np.abs(level))
-        warm = signal.steps < signal.steps[0] + WARMUP * (signal.steps[-1] - signal.steps[0])
-        spike &= ~warm
+        spike = (excess / scale > 8.0) & (excess > 1.5 * np.abs(level))
+        warm_end = signal.first_step + WARMUP * (signal.last_step - signal.first_step)
+        spike &= steps >= warm_end
         if not spike.any():
             continue
-        isolated = []
+        index, steps, y, level, excess = (a[spike] for a in (index, steps, y, level, excess))
+        # Runs of consecutive points; a long one is a plateau, not a spike.
+        breaks = np.nonzero(np.diff(index) != 1)[0] + 1
+        bounds = zip(np.concatenate(([0], breaks)), np.concatenate((breaks, [len(index)])))
         max_len = max(3, signal.n // 100)
-        for start, end in _runs_of(spike):
-            if end - start <= max_len:
-                isolated.append((start, end))
-        if not isolated:
+        peaks = [a + int(np.argmax(np.abs(excess[a:b]))) for a, b in bounds if b - a <= max_len]
+        if not peaks:
             continue
-        peaks = [start + int(np.argmax(np.abs(excess[start:end]))) for start, end in isolated]
-        ratios = [float(signal.y[p] / level[p]) if level[p] != 0 else math.inf for p in peaks]
+        ratios = [float(y[p] / level[p]) if level[p] != 0 else math.inf for p in peaks]
         biggest = int(np.argmax(np.abs(ratios)))
         p = peaks[biggest]
-        spike_steps = [int(signal.steps[q]) for q in peaks]
+        spike_steps = [int(steps[q]) for q in peaks]
         shown = ", ".join(_step(x) for x in spike_steps[:5]) + (" …" if len(peaks) > 5 else "")
         out.append(Finding(
             "spike", "warning", c, split, spike_steps[0], spike_steps[-1],
@@ -410,10 +739,10 @@ def _spikes(split, data, steps, signals):
             "local level of %s, and the curve came back afterwards. Isolated spikes usually come "
             "from a bad batch (broken labels, a huge box, an empty image) or a too-high learning "
             "rate; check the data at those steps, or clip gradients."
-            % (c, split, len(peaks), "" if len(peaks) == 1 else "s", shown, _step(signal.steps[p]),
-               _num(float(signal.y[p])), ratios[biggest], _num(float(level[p]))),
-            {"count": len(peaks), "steps": spike_steps[:50], "largest_step": int(signal.steps[p]),
-             "largest_value": float(signal.y[p]), "local_level": float(level[p]),
+            % (c, split, len(peaks), "" if len(peaks) == 1 else "s", shown, _step(steps[p]),
+               _num(float(y[p])), ratios[biggest], _num(float(level[p]))),
+            {"count": len(peaks), "steps": spike_steps[:50], "largest_step": int(steps[p]),
+             "largest_value": float(y[p]), "local_level": float(level[p]),
              "ratio": ratios[biggest]}))
     return out
 
@@ -465,91 +794,75 @@ def _dominant(split, data, steps):
 # --- total_mismatch -------------------------------------------------------------------------
 
 
-def _summed(data):
-    total = np.zeros(len(data.steps))
-    for c in data.components:
-        total = total + np.where(data.present[c], data.values[c] * data.weights[c], 0.0)
-    return total
-
-
-def _total_mismatch(split, data, steps):
-    if data.total is None:
+def _total_mismatch(split, data, state):
+    n, off, over, positive = (int(x) for x in state.counts)
+    if data.total is None or n < 3:
         return []
-    summed = _summed(data)
-    mask = data.total_present & np.isfinite(data.total) & np.isfinite(summed)
-    if mask.sum() < 3:
-        return []
-    t, s = data.total[mask], summed[mask]
-    diff = t - s
-    rel = np.abs(diff) / np.maximum(np.maximum(np.abs(t), np.abs(s)), 1e-12)
+    frac_off = off / n
+    if 2 * over < n and frac_off <= 0.1:
+        return []  # the median relative difference is ≤ 0.1%: no need to compute it
+    rel = np.concatenate(state.rel)
     median_rel = float(np.median(rel))
-    frac_off = float(np.mean(rel > 0.01))
     if median_rel <= 1e-3 and frac_off <= 0.1:
         return []
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = t / s
-    ratio = ratio[np.isfinite(ratio)]
-    positive = float(np.mean(diff > 0))
-    if len(ratio) and np.std(ratio) <= 1e-3 * abs(np.mean(ratio)):
+    median_diff = float(np.median(np.concatenate(state.diff)))
+    positive = positive / n
+    count, mean, m2 = state.ratio
+    if count and math.sqrt(m2 / count) <= 1e-3 * abs(mean):
         hint = ("the total is a constant %.4g× the sum: a global factor (a loss scaled by batch "
                 "size or gradient accumulation after logging) or every weight off by that factor"
-                % float(np.mean(ratio)))
+                % mean)
     elif positive >= 0.9:
         hint = ("the total is above the sum by %s on average: a term included in the optimised "
                 "loss but not logged as a component (weight decay / L2 regularisation, an "
-                "auxiliary or distillation loss)" % _num(float(np.median(diff))))
+                "auxiliary or distillation loss)" % _num(median_diff))
     elif positive <= 0.1:
         hint = ("the sum is above the total by %s on average: a wrong weight, a component logged "
                 "before a reduction the total uses, or a term counted twice"
-                % _num(float(-np.median(diff))))
+                % _num(-median_diff))
     else:
         hint = ("the difference changes sign: upstream smoothing, e.g. Detectron2 logs "
                 "20-iteration medians of every term and medians do not add up; harmless when small")
     severity = "warning" if median_rel > 0.01 else "info"
-    sm = steps[mask]
+    first, last = state.mask_steps
     return [Finding(
-        "total_mismatch", severity, TOTAL, split, int(sm[0]), int(sm[-1]),
+        "total_mismatch", severity, TOTAL, split, first, last,
         "The logged %s total differs from Σ weight × value by %.2g%% (median; %.0f%% of steps off "
         "by more than 1%%). Likely: %s." % (split, 100 * median_rel, 100 * frac_off, hint),
         {"median_relative_difference": median_rel, "fraction_over_1pct": frac_off,
-         "median_difference": float(np.median(diff)), "max_relative_difference": float(rel.max())})]
+         "median_difference": median_diff, "max_relative_difference": state.rel_max})]
 
 
 # --- weight_change --------------------------------------------------------------------------
 
 
-def _weight_changes(split, data):
+def _weight_changes(split, data, state):
     out = []
-    steps = np.asarray(data.steps)
     for c in data.components:
-        present = data.present[c]
-        w = np.asarray(data.weights[c])[present]
-        s = steps[present]
-        if len(w) < 2:
+        st = state.series[c]
+        if not st.changes:
             continue
-        changed = np.nonzero((w[1:] != w[:-1]) & ~(np.isnan(w[1:]) & np.isnan(w[:-1])))[0] + 1
-        if not len(changed):
-            continue
-        if len(changed) <= 5:
-            for i in changed:
+        if st.changes <= 5:
+            for before_step, step, before, after in st.first_changes:
                 out.append(Finding(
-                    "weight_change", "info", c, split, int(s[i - 1]), int(s[i]),
+                    "weight_change", "info", c, split, before_step, step,
                     "The weight of %s changed from %s to %s at step %s: a step in its "
                     "contribution there comes from the weight, not from learning."
-                    % (c, _num(float(w[i - 1])), _num(float(w[i])), _step(s[i])),
-                    {"from_weight": float(w[i - 1]), "to_weight": float(w[i])}))
+                    % (c, _num(before), _num(after), _step(step)),
+                    {"from_weight": before, "to_weight": after}))
         else:
-            first, last = changed[0], changed[-1]
+            first_step, _, first_weight, _ = st.first_changes[0]
+            last_step, last_weight = st.last_change
             out.append(Finding(
-                "weight_change", "info", c, split, int(s[first - 1]), int(s[last]),
+                "weight_change", "info", c, split, first_step, last_step,
                 "The weight of %s follows a schedule: %d changes between steps %s and %s, from "
                 "%s to %s (range %s–%s). Changes in its contribution over that stretch come "
                 "partly from the weight, not from learning."
-                % (c, len(changed), _step(s[first - 1]), _step(s[last]), _num(float(w[first - 1])),
-                   _num(float(w[last])), _num(float(np.nanmin(w))), _num(float(np.nanmax(w)))),
-                {"changes": int(len(changed)), "from_weight": float(w[first - 1]),
-                 "to_weight": float(w[last]), "min_weight": float(np.nanmin(w)),
-                 "max_weight": float(np.nanmax(w))}))
+                % (c, st.changes, _step(first_step), _step(last_step), _num(first_weight),
+                   _num(last_weight), _num(st.weight_min), _num(st.weight_max)),
+                {"changes": int(st.changes), "from_weight": first_weight,
+                 "to_weight": last_weight, "min_weight": st.weight_min,
+                 "max_weight": st.weight_max}))
     return out
 
 
@@ -649,7 +962,7 @@ def _stalled(split, data, signals, skip=()):
         if not improving:
             continue
         others = ", ".join("%s %s" % (o, _pct(-d)) for o, d in improving)
-        last = int(s.steps[-1])
+        last = s.last_step
         if never:
             message = ("%s in %s has not improved at all (level %s throughout, within noise) while "
                        "other components learn (%s over the same steps). The term may be detached "
@@ -699,12 +1012,12 @@ def _rising(split, data, signals):
             continue  # a known regime change, reported as weight_change
         onset = int(s.bucket_first[i_min])
         out.append(Finding(
-            "rising", "warning", c, split, onset, int(s.steps[-1]),
+            "rising", "warning", c, split, onset, s.last_step,
             "%s in %s has been rising since step %s: from %s to %s (%s), sustained over the last "
             "%s steps. A training loss that climbs usually means a learning rate too high for this "
             "stage, a data or augmentation change, or a growing conflict with another term."
             % (c, split, _step(onset), _num(low), _num(end), _pct(rise / max(abs(low), ZERO)),
-               "{:,}".format(int(s.steps[-1]) - onset)),
+               "{:,}".format(s.last_step - onset)),
             {"onset_step": onset, "min_level": low, "end_level": end,
              "rise_pct": 100 * rise / max(abs(low), ZERO)}))
     return out
@@ -712,11 +1025,10 @@ def _rising(split, data, signals):
 
 def _weight_change_near(data, c, step, signal):
     steps = np.asarray(data.steps)
-    w = np.asarray(data.weights[c])
-    present = data.present[c]
-    span = max(1, int(0.05 * (signal.steps[-1] - signal.steps[0])))
-    near = present & (steps >= step - span) & (steps <= step + span)
-    values = w[near]
+    span = max(1, int(0.05 * (signal.last_step - signal.first_step)))
+    lo = np.searchsorted(steps, step - span, side="left")
+    hi = np.searchsorted(steps, step + span, side="right")
+    values = np.asarray(data.weights[c])[lo:hi][np.asarray(data.present[c])[lo:hi]]
     return len(values) > 1 and np.nanmax(values) != np.nanmin(values)
 
 
@@ -755,7 +1067,7 @@ def _overfitting(train_split, val_split, train, val, signals):
         rise_pct = 100 * rise / max(abs(min_level), ZERO)
         train_pct = -100 * train_drop / max(abs(train_level), ZERO)
         out.append(Finding(
-            "overfitting", "warning", c, val_split, onset, int(v.steps[-1]),
+            "overfitting", "warning", c, val_split, onset, v.last_step,
             "%s in %s passed its minimum at step %s (%s) and has risen %.0f%% since, to %s, while "
             "%s in %s kept falling (%s over the same steps): this component is overfitting. "
             "Stop or pick the checkpoint near step %s, add augmentation or regularisation for this "

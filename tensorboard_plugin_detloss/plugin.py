@@ -10,6 +10,7 @@ Routes (under /data/plugin/detloss/, documented in docs/API.md):
   GET  index.js            the frontend bundle
 """
 
+import collections
 import csv
 import functools
 import io
@@ -79,6 +80,9 @@ class DetlossPlugin(base_plugin.TBPlugin):
         self._listing = {}
         self._breakdowns = reader.BreakdownCache()
         self._findings = {}  # (experiment, keys, fingerprints) -> warnings JSON
+        # (experiment, run, loss name) -> (lock, Diagnoser): new steps update the findings
+        # without re-reading what the engine has already summarised.
+        self._diagnosers = collections.OrderedDict()
 
     def _importer(self, config=None):
         return importers.Importer(config or self._config.get(), self._scalar_limit)
@@ -281,7 +285,9 @@ class DetlossPlugin(base_plugin.TBPlugin):
             if warnings is None or any(series[k].fingerprint is None for k in keys):
                 breakdowns = reader.read_breakdowns(self._data_provider, ctx, experiment, keys,
                                                     series, cache=self._breakdowns)
-                findings = diagnostics.diagnose({k.split: b for k, b in breakdowns.items()})
+                lock, diagnoser = self._diagnoser(experiment, run, keys[0].name)
+                with lock:
+                    findings = diagnoser.update({k.split: b for k, b in breakdowns.items()})
                 warnings = [f.to_json() for f in findings]
                 with self._listing_lock:
                     self._findings[fingerprint] = warnings
@@ -291,6 +297,18 @@ class DetlossPlugin(base_plugin.TBPlugin):
             return _error(request, str(e), e.http_code)
         body = {"run": run, "name": keys[0].name, "warnings": warnings}
         return http_util.Respond(request, body, "application/json")
+
+    def _diagnoser(self, experiment, run, name):
+        """The (lock, Diagnoser) of one loss of one run; at most 256 kept, least recent out."""
+        key = (experiment, run, name)
+        with self._listing_lock:
+            entry = self._diagnosers.get(key)
+            if entry is None:
+                entry = self._diagnosers[key] = (threading.Lock(), diagnostics.Diagnoser())
+            self._diagnosers.move_to_end(key)
+            while len(self._diagnosers) > 256:
+                self._diagnosers.popitem(last=False)
+        return entry
 
     @_application
     def _serve_attribution(self, request):

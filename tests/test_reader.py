@@ -14,7 +14,7 @@ from tensorboard.plugins import base_plugin
 from werkzeug import test as werkzeug_test
 
 import tensorboard_plugin_detloss as detloss
-from tensorboard_plugin_detloss import metadata, plugin, reader
+from tensorboard_plugin_detloss import diagnostics, metadata, plugin, reader
 
 
 def datum(step, wall, values):
@@ -216,3 +216,57 @@ def test_warnings_follow_new_data(tmp_path, monkeypatch):
     writer.close()
     multiplexer.Reload()
     assert "non_finite" in kinds()
+
+
+def test_warnings_update_incrementally_and_equal_a_fresh_diagnosis(tmp_path, monkeypatch):
+    """40k steps, then 6k more with spikes, then a restart that re-logs the last 10k steps:
+    the route's findings equal a fresh diagnosis each time; appended steps reuse the summary."""
+    monkeypatch.setattr(plugin, "LISTING_TTL", 0.0)
+    logdir = str(tmp_path)
+    run = os.path.join(logdir, "r")
+
+    def write(writer, steps, walltime, cls_scale=1.0):
+        for step in steps:
+            spike = 25.0 if step in (41_000, 43_333) else 1.0
+            detloss.summary.write({"box": (0.5 + 1000.0 / (step + 1000)) * spike,
+                                   "cls": cls_scale * (1.0 + (step % 7) / 70.0)},
+                                  step=step, writer=writer, walltime=walltime + step)
+
+    writer = detloss.summary.FileWriter(run)
+    write(writer, range(40_000), 1e9)
+    writer.flush()
+    multiplexer = mux.EventMultiplexer(tensor_size_guidance={metadata.PLUGIN_NAME: 0})
+    multiplexer.AddRunsFromDirectory(logdir)
+    multiplexer.Reload()
+    provider_ = mux_provider.MultiplexerDataProvider(multiplexer, logdir)
+    loaded = plugin.DetlossLoader().load(base_plugin.TBContext(logdir=logdir,
+                                                               data_provider=provider_))
+    client = werkzeug_test.Client(application.TensorBoardWSGI([loaded]))
+
+    def route_and_fresh():
+        body = json.loads(client.get("/data/plugin/detloss/warnings?run=r").get_data())
+        series = reader.list_series(provider_, context.RequestContext(), "")
+        breakdowns = reader.read_breakdowns(provider_, context.RequestContext(), "",
+                                            list(series), series)
+        fresh = diagnostics.diagnose({k.split: b for k, b in breakdowns.items()})
+        return body["warnings"], json.loads(json.dumps([f.to_json() for f in fresh]))
+
+    got, fresh = route_and_fresh()
+    assert got == fresh and "spike" not in [w["kind"] for w in got]
+    [(_, diagnoser)] = loaded._diagnosers.values()
+    state = diagnoser._splits["train"].series["box"]
+    assert state.row == 40_000  # 1,250 full buckets of 32
+    write(writer, range(40_000, 46_000), 1e9)
+    writer.flush()
+    multiplexer.Reload()
+    got, fresh = route_and_fresh()
+    assert got == fresh and "spike" in [w["kind"] for w in got]
+    assert state.row == 45_984 and diagnoser._splits["train"].series["box"] is state  # appended
+    # A restart from a checkpoint at step 36,000 re-logs the steps after it, later.
+    writer.close()
+    with detloss.summary.FileWriter(run) as restarted:
+        write(restarted, range(36_000, 46_000), 2e9, cls_scale=3.0)
+    multiplexer.Reload()
+    got, fresh = route_and_fresh()
+    assert got == fresh
+    assert diagnoser._splits["train"].series["box"] is not state  # started over
