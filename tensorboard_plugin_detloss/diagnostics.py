@@ -12,6 +12,7 @@ See README "What each warning means" and docs/DIAGNOSTICS.md for how well it wor
 
 import dataclasses
 import math
+import zlib
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -467,37 +468,44 @@ class _SplitState:
     """One split's series states, and the sums behind the total-mismatch check."""
 
     def __init__(self):
-        self.data = None  # the breakdown summarised last (to check the next one extends it)
+        self.seen = None  # (rows, components, digest) of the breakdown summarised last
         self.series = {}  # component -> _SeriesState
         self.signals = {}  # component -> _Signal
         self.total = _SeriesState()
         self.mismatch_row = 0
-        self.rel, self.diff = [], []  # per-step |total − Σ| relative, and total − Σ
         self.counts = np.zeros(4, np.int64)  # steps compared, > 1% off, > 0.1% off, total > Σ
         self.mask_steps = None  # (first, last) compared step
         self.rel_max = -math.inf
         self.ratio = (0, 0.0, 0.0)  # count, mean, M2 of total / Σ (Chan et al. merge)
 
+    @staticmethod
+    def _arrays(data):
+        """What identifies the rows: steps and wall times (a rewritten step has a later wall
+        time), or every array when there are no wall times."""
+        arrays = [data.steps]
+        walls = getattr(data, "wall_times", None)
+        if walls is not None:
+            arrays.append(walls)
+        else:
+            for c in data.components:
+                arrays += [data.values[c], data.weights[c], data.present[c]]
+            if data.total is not None:
+                arrays += [data.total, data.total_present]
+        return arrays
+
+    @staticmethod
+    def _crcs(arrays, start, stop, crcs=None):
+        """CRC-32 of each array's rows [start, stop), continuing `crcs` (of the rows before)."""
+        return [zlib.crc32(np.ascontiguousarray(a[start:stop]).view(np.uint8), crc)
+                for a, crc in zip(arrays, crcs or [0] * len(arrays))]
+
     def extends(self, data):
-        old = self.data
-        n = len(old.steps)
-        if len(data.steps) < n or list(data.components[:len(old.components)]) != list(
-                old.components):
+        """Whether `data` starts with the rows summarised last (then the CRCs are kept)."""
+        rows, components, crcs = self.seen
+        if len(data.steps) < rows or list(data.components[:len(components)]) != components:
             return False
-        if not np.array_equal(data.steps[:n], old.steps):
-            return False
-        walls, old_walls = getattr(data, "wall_times", None), getattr(old, "wall_times", None)
-        if walls is not None and old_walls is not None:
-            return np.array_equal(walls[:n], old_walls, equal_nan=True)
-        arrays = [(data.values, old.values), (data.weights, old.weights),
-                  (data.present, old.present)]
-        same = all(np.array_equal(new[c][:n], prev[c], equal_nan=True)
-                   for new, prev in arrays for c in old.components)
-        if old.total is not None:
-            same = same and data.total is not None and np.array_equal(
-                data.total[:n], old.total, equal_nan=True) and np.array_equal(
-                data.total_present[:n], old.total_present)
-        return same
+        arrays = self._arrays(data)
+        return len(arrays) == len(crcs) and self._crcs(arrays, 0, rows) == crcs
 
     def update(self, data):
         steps = np.asarray(data.steps, np.int64)
@@ -510,28 +518,21 @@ class _SplitState:
             self.total.scan(steps, np.asarray(data.total, np.float64),
                             np.asarray(data.total_present, bool))
             self._mismatch(data, steps)
-        self.data = data
+        rows, _, crcs = self.seen or (0, None, None)
+        arrays = self._arrays(data)
+        if crcs is not None and len(crcs) != len(arrays):  # a total appeared: all rows again
+            rows, crcs = 0, None
+        self.seen = (len(steps), list(data.components),
+                     self._crcs(arrays, rows, len(steps), crcs))
 
     def _mismatch(self, data, steps):
         r = self.mismatch_row
         self.mismatch_row = len(steps)
         if r >= len(steps):
             return
-        summed = np.zeros(len(steps) - r)
-        for c in data.components:
-            product = data.values[c][r:] * data.weights[c][r:]
-            present = data.present[c][r:]
-            summed += product if present.all() else np.where(present, product, 0.0)
-        total = np.asarray(data.total[r:], np.float64)
-        mask = data.total_present[r:] & np.isfinite(total) & np.isfinite(summed)
-        every = bool(mask.all())
-        if not every and not mask.any():
+        every, mask, t, s, diff, rel = _mismatch_rows(data, r)
+        if not len(t):
             return
-        t, s = (total, summed) if every else (total[mask], summed[mask])
-        diff = t - s
-        rel = np.abs(diff) / np.maximum(np.maximum(np.abs(t), np.abs(s)), 1e-12)
-        self.rel.append(rel)
-        self.diff.append(diff)
         self.counts += (len(rel), np.count_nonzero(rel > 0.01), np.count_nonzero(rel > 1e-3),
                         np.count_nonzero(diff > 0))
         sm = steps[r:] if every else steps[r:][mask]
@@ -546,6 +547,23 @@ class _SplitState:
             n = n0 + n1
             delta = mean1 - mean0
             self.ratio = (n, mean0 + delta * n1 / n, m2_0 + m2_1 + delta * delta * n0 * n1 / n)
+
+
+def _mismatch_rows(data, r):
+    """From row r on, the steps where both the logged total and Σ weight × value are finite:
+    (all rows?, mask, total, Σ, total − Σ, |total − Σ| relative)."""
+    summed = np.zeros(len(data.steps) - r)
+    for c in data.components:
+        product = data.values[c][r:] * data.weights[c][r:]
+        present = data.present[c][r:]
+        summed += product if present.all() else np.where(present, product, 0.0)
+    total = np.asarray(data.total[r:], np.float64)
+    mask = data.total_present[r:] & np.isfinite(total) & np.isfinite(summed)
+    every = bool(mask.all())
+    t, s = (total, summed) if every else (total[mask], summed[mask])
+    diff = t - s
+    rel = np.abs(diff) / np.maximum(np.maximum(np.abs(t), np.abs(s)), 1e-12)
+    return every, mask, t, s, diff, rel
 
 
 def _diagnose(splits, states):
@@ -801,11 +819,11 @@ def _total_mismatch(split, data, state):
     frac_off = off / n
     if 2 * over < n and frac_off <= 0.1:
         return []  # the median relative difference is ≤ 0.1%: no need to compute it
-    rel = np.concatenate(state.rel)
+    _, _, _, _, diff, rel = _mismatch_rows(data, 0)  # every step again: only when it may fire
     median_rel = float(np.median(rel))
     if median_rel <= 1e-3 and frac_off <= 0.1:
         return []
-    median_diff = float(np.median(np.concatenate(state.diff)))
+    median_diff = float(np.median(diff))
     positive = positive / n
     count, mean, m2 = state.ratio
     if count and math.sqrt(m2 / count) <= 1e-3 * abs(mean):

@@ -148,18 +148,24 @@ def display_indices(breakdown, max_points):
         return np.arange(n)
     columns = list(breakdown.contributions().values())
     columns.append(breakdown.total if breakdown.total is not None else breakdown.summed_total())
-    per_bucket = 2 + 2 * len(columns)
-    buckets = max(1, max_points // per_bucket)
-    bucket = (np.arange(n) * buckets) // n
-    starts = np.searchsorted(bucket, np.arange(buckets))
-    ends = np.append(starts[1:], n) - 1
-    keep = [starts, ends]
-    for column in columns:
-        # Sorting by (bucket, value) puts each bucket's minimum first and maximum last;
-        # NaN sorts last, so it is kept as a "maximum".
-        order = np.lexsort((column, bucket))
-        keep += [order[starts], order[ends]]
-    index = np.unique(np.concatenate(keep))
+    nans = [np.isnan(column) for column in columns]
+    with_nan = [nan.any() for nan in nans]
+    per_bucket = 2 + 2 * len(columns) + sum(with_nan)
+    size = -(-n // max(1, max_points // per_bucket))  # steps per bucket
+    buckets = -(-n // size)
+    starts = np.arange(buckets) * size
+    pad = buckets * size - n
+    keep = [starts, np.minimum(starts + size, n) - 1]
+    for column, nan, has_nan in zip(columns, nans, with_nan):
+        # Per bucket, the minimum and the maximum on a (buckets × size) grid padded with the
+        # last value; and the first NaN, so a NaN is never sampled away.
+        key = np.where(nan, np.inf, column) if has_nan else column
+        grid = np.pad(key, (0, pad), mode="edge").reshape(buckets, size)
+        keep += [starts + grid.argmin(axis=1), starts + grid.argmax(axis=1)]
+        if has_nan:
+            grid = np.pad(nan, (0, pad)).reshape(buckets, size)
+            keep.append((starts + grid.argmax(axis=1))[grid.any(axis=1)])
+    index = np.unique(np.minimum(np.concatenate(keep), n - 1))
     if len(index) > max_points:  # only when max_points < per_bucket
         index = index[np.linspace(0, len(index) - 1, max_points).astype(int)]
     return index
@@ -486,7 +492,8 @@ def assemble_imported(key, series, data):
 
 
 def _decode_steps(layout, datums):
-    """Version 1: one step per point. ((steps, wall_times, matrix) or None, skipped)."""
+    """Version 1: one step per point. ((steps, wall_times, columns) or None, skipped), where
+    columns[j] is the j-th number of every point (one contiguous row per number)."""
     n = layout.tensor_length
     rows, steps, walls = [], [], []
     skipped = 0
@@ -500,11 +507,13 @@ def _decode_steps(layout, datums):
         walls.append(d.wall_time)
     if not rows:
         return None, skipped
-    return (np.array(steps, np.int64), np.array(walls, np.float64), np.vstack(rows)), skipped
+    return (np.array(steps, np.int64), np.array(walls, np.float64),
+            np.ascontiguousarray(np.vstack(rows).T)), skipped
 
 
 def _decode_blocks(layout, datums):
-    """Version 2: each point is a block of rows [step, wall_time, numbers...]."""
+    """Version 2: each point is a block of rows [step, wall_time, numbers...]; the blocks are
+    transposed as they are joined, so every number is one contiguous row of `columns`."""
     width = 2 + layout.tensor_length
     blocks = []
     skipped = 0
@@ -513,16 +522,17 @@ def _decode_blocks(layout, datums):
         if array.ndim != 2 or array.shape[1] != width or not len(array):
             skipped += 1
             continue
-        blocks.append(array)
+        blocks.append(array.T)
     if not blocks:
         return None, skipped
-    block = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
-    steps = block[:, 0]
+    columns = np.concatenate(blocks, axis=1) if len(blocks) > 1 else blocks[0].copy()
+    steps = columns[0]
     ok = np.isfinite(steps) & (steps >= 0) & (steps == np.floor(steps))
     if not ok.all():
         skipped += int((~ok).sum())
-        block, steps = block[ok], steps[ok]
-    return (steps.astype(np.int64), block[:, 1].copy(), block[:, 2:]), skipped
+        columns = columns[:, ok]
+        steps = columns[0]
+    return (steps.astype(np.int64), columns[1], columns[2:]), skipped
 
 
 def assemble(key, parts):
@@ -535,7 +545,7 @@ def assemble(key, parts):
     with the latest wall time; points are never mixed across writes.
     """
     skipped = 0
-    decoded = []  # (layout, steps, wall_times, matrix)
+    decoded = []  # (layout, steps, wall_times, columns)
     for layout, datums in parts:
         decoded_part, bad = (_decode_blocks if layout.block else _decode_steps)(layout, datums)
         skipped += bad
@@ -556,6 +566,8 @@ def assemble(key, parts):
         return Breakdown(key, components, np.zeros(0, np.int64), np.zeros(0), {}, {}, {},
                          None, None, skipped)
 
+    if len(decoded) == 1 and (len(decoded[0][1]) < 2 or np.all(np.diff(decoded[0][1]) > 0)):
+        return _assemble_sorted(key, components, decoded[0], skipped)  # the common case
     all_steps = np.concatenate([p[1] for p in decoded])
     all_walls = np.concatenate([p[2] for p in decoded])
     source = np.concatenate([np.full(len(p[1]), i) for i, p in enumerate(decoded)])
@@ -575,18 +587,32 @@ def assemble(key, parts):
     any_total = any(p[0].has_total for p in decoded)
     total = np.full(m, np.nan) if any_total else None
     total_present = np.zeros(m, bool) if any_total else None
-    for i, (layout, _, _, matrix) in enumerate(decoded):
+    for i, (layout, _, _, columns) in enumerate(decoded):
         out_rows = np.nonzero(source[chosen] == i)[0]
         if not len(out_rows):
             continue
         in_rows = offset[chosen][out_rows]
         k = len(layout.components)
         for j, c in enumerate(layout.components):
-            values[c][out_rows] = matrix[in_rows, j]
-            weights[c][out_rows] = matrix[in_rows, k + j]
+            values[c][out_rows] = columns[j][in_rows]
+            weights[c][out_rows] = columns[k + j][in_rows]
             present[c][out_rows] = True
         if layout.has_total:
-            total[out_rows] = matrix[in_rows, 2 * k]
+            total[out_rows] = columns[2 * k][in_rows]
             total_present[out_rows] = True
     return Breakdown(key, components, steps, wall_times, values, weights, present,
                      total, total_present, skipped)
+
+
+def _assemble_sorted(key, components, part, skipped):
+    """One layout whose steps are already strictly increasing (one writer, no restart): its
+    columns are the breakdown, without the sort of the general case."""
+    layout, steps, wall_times, columns = part
+    k = len(layout.components)
+    present = np.ones(len(steps), bool)
+    values = {c: columns[j] for j, c in enumerate(layout.components)}
+    weights = {c: columns[k + j] for j, c in enumerate(layout.components)}
+    total = columns[2 * k] if layout.has_total else None
+    return Breakdown(key, components, steps, wall_times, values, weights,
+                     {c: present for c in layout.components}, total,
+                     present if layout.has_total else None, skipped)
