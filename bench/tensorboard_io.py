@@ -91,6 +91,7 @@ def _wait_loaded(tb, kind, runs, n, timeout):
         else:
             status, _, body = tb.request("/data/plugin/scalars/scalars?" + urlencode(
                 {"run": run, "tag": "train/" + COMPONENTS[-1]}))
+            # The reservoir always keeps the last point.
             done = status == 200 and json.loads(body) and json.loads(body)[-1][1] == n - 1
         if done:
             pending.pop()
@@ -116,7 +117,10 @@ def measure(detloss_dir, scalar_dir, runs, n, load_fast, repeats):
     out = {}
     tbs = {}
     for kind, logdir in (("detloss", detloss_dir), ("scalars", scalar_dir)):
-        tb = TensorBoard(logdir, load_fast, log_path=os.path.join(
+        # The alternative as users run it: TensorBoard's default sampling of scalars (1,000 per
+        # tag; with detloss installed the default would be 10,000, for its importers).
+        extra = ("--samples_per_plugin", "scalars=1000") if kind == "scalars" else ()
+        tb = TensorBoard(logdir, load_fast, extra_args=extra, log_path=os.path.join(
             os.path.dirname(logdir), "tb-%s-%s.log" % (kind, load_fast)))
         tb.wait_ready(120)
         out["ingest " + kind] = _wait_loaded(tb, kind, runs, n, 1800)
@@ -154,6 +158,17 @@ def measure(detloss_dir, scalar_dir, runs, n, load_fast, repeats):
                 size += len(body)
         scalar_times.append(t_total)
         scalar_bytes = size
+    # Diagnostics: the warnings of every run, one request each (the tab asks per run), cold
+    # (breakdowns evicted or never read: a fresh TensorBoard) and once more after the reads.
+    warnings = []
+    for _ in range(2):
+        t_total = 0.0
+        for _, run in names:
+            t, (status, _, body) = _timed(lambda: tbs["detloss"].request(
+                "/data/plugin/detloss/warnings?run=" + run, timeout=600))
+            assert status == 200, body[:200]
+            t_total += t
+        warnings.append(t_total)
     warm_rss = _rss_mb(tbs["detloss"].process.pid)
     for tb in tbs.values():
         tb.stop()
@@ -161,6 +176,7 @@ def measure(detloss_dir, scalar_dir, runs, n, load_fast, repeats):
         "detloss cold": detloss_times[0], "detloss warm": statistics.median(warm) if warm else None,
         "detloss bytes": detloss_bytes, "scalars sweep": statistics.median(scalar_times),
         "scalars bytes": scalar_bytes, "rss detloss warm": warm_rss,
+        "warnings first": warnings[0], "warnings again": warnings[1],
     })
     return out
 
@@ -170,7 +186,11 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--runs", type=int)
     parser.add_argument("--steps", type=int)
+    parser.add_argument("--loaders", default="false,true",
+                        help="load_fast values to measure, e.g. 'true' (the scalar form of "
+                             "32 × 200k takes the multiplexer most of an hour to load)")
     args = parser.parse_args()
+    loaders = [x.strip() == "true" for x in args.loaders.split(",")]
     runs = args.runs or (4 if args.quick else 32)
     n = args.steps or (20_000 if args.quick else 200_000)
     repeats = 3 if args.quick else 5
@@ -185,20 +205,24 @@ def main():
                   runs, "{:,}".format(n), len(COMPONENTS), VAL_EVERY, size(detloss_dir) / 1e6,
                   size(scalar_dir) / 1e6, size(detloss_dir) / size(scalar_dir), t, t2))
         print("| loader | ingest detloss | ingest scalars | ratio | detloss multirun (cold / warm) "
-              "| scalars_multirun sweep | time ratio | bytes detloss / scalars "
+              "| scalars_multirun sweep | time ratio cold / warm | bytes detloss / scalars "
+              "| warnings of every run (first / again) "
               "| TensorBoard RSS detloss (after reads) / scalars |")
-        print("|---|---|---|---|---|---|---|---|---|")
-        for load_fast in (False, True):
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for load_fast in loaders:
             m = measure(detloss_dir, scalar_dir, runs, n, load_fast, repeats)
-            print("| load_fast=%s | %.1f s | %.1f s | %.2f× | %.3f s / %.3f s | %.3f s | %.3f× | "
-                  "%s / %s (%.2f×) | %.0f (%.0f) / %.0f MB |" % (
+            print("| load_fast=%s | %.1f s | %.1f s | %.2f× | %.3f s / %.3f s | %.3f s "
+                  "| %.3f× / %.3f× | %s / %s (%.2f×) | %.2f s / %.2f s "
+                  "| %.0f (%.0f) / %.0f MB |" % (
                       str(load_fast).lower(), m["ingest detloss"], m["ingest scalars"],
                       m["ingest detloss"] / m["ingest scalars"], m["detloss cold"],
                       m["detloss warm"] or float("nan"), m["scalars sweep"],
+                      m["detloss cold"] / m["scalars sweep"],
                       (m["detloss warm"] or m["detloss cold"]) / m["scalars sweep"],
                       "{:,}".format(m["detloss bytes"]), "{:,}".format(m["scalars bytes"]),
-                      m["detloss bytes"] / m["scalars bytes"], m["rss detloss"],
-                      m["rss detloss warm"], m["rss scalars"]))
+                      m["detloss bytes"] / m["scalars bytes"], m["warnings first"],
+                      m["warnings again"], m["rss detloss"], m["rss detloss warm"],
+                      m["rss scalars"]))
             sys.stdout.flush()
 
 

@@ -14,13 +14,14 @@ import collections
 import csv
 import functools
 import io
+import json
 import mimetypes
 import os
 import threading
 import time
 
 from tensorboard import errors, plugin_util
-from tensorboard.backend import http_util
+from tensorboard.backend import http_util, json_util
 from tensorboard.plugins import base_plugin
 from werkzeug import exceptions as http_exceptions
 from werkzeug import wrappers
@@ -79,6 +80,9 @@ class DetlossPlugin(base_plugin.TBPlugin):
         self._listing_lock = threading.Lock()
         self._listing = {}
         self._breakdowns = reader.BreakdownCache()
+        # JSON of display-downsampled breakdowns, per (series, max_points): what the tab asks
+        # for again and again, small, kept when the full breakdowns no longer fit.
+        self._displays = reader.FingerprintCache(max_entries=4096, max_bytes=64 << 20)
         self._findings = {}  # (experiment, keys, fingerprints) -> warnings JSON
         # (experiment, run, loss name) -> (lock, Diagnoser): new steps update the findings
         # without re-reading what the engine has already summarised.
@@ -261,11 +265,22 @@ class DetlossPlugin(base_plugin.TBPlugin):
                     keys.append(_resolve(series, run, split, name))
                 except errors.NotFoundError:
                     continue  # this run does not log that split/name: leave it out
-            breakdowns = reader.read_breakdowns(self._data_provider, ctx, experiment, keys,
+            encoded = {}
+            for key in keys:
+                hit = self._displays.get(experiment, (key, max_points), series[key].fingerprint)
+                if hit is not None:
+                    encoded[key] = hit
+            missing = [k for k in keys if k not in encoded]
+            breakdowns = reader.read_breakdowns(self._data_provider, ctx, experiment, missing,
                                                 series, cache=self._breakdowns)
         except errors.PublicError as e:
             return _error(request, str(e), e.http_code)
-        body = {key.run: to_json(_for_display(b, max_points)) for key, b in breakdowns.items()}
+        for key, b in breakdowns.items():
+            encoded[key] = _encode(to_json(_for_display(b, max_points)))
+            self._displays.put(experiment, (key, max_points), series[key].fingerprint,
+                               encoded[key])
+        body = "{%s}" % ", ".join("%s: %s" % (_encode(key.run), encoded[key])
+                                  for key in keys if key in encoded)
         return http_util.Respond(request, body, "application/json")
 
 
@@ -509,6 +524,11 @@ def to_json(breakdown):
         "num_steps": b.num_steps,
         **({"notes": list(b.notes)} if b.notes else {}),
     }
+
+
+def _encode(value):
+    """JSON text as `http_util.Respond` writes it (NaN and ±Infinity as strings)."""
+    return json.dumps(json_util.Cleanse(value))
 
 
 def _csv_text(s):

@@ -278,17 +278,21 @@ def _notes(match, split):
     return notes
 
 
-class BreakdownCache:
-    """Breakdowns already read, reused while TensorBoard reports the same data for them.
+class FingerprintCache:
+    """Values reused while TensorBoard reports the same data for them.
 
-    Keyed by (experiment, SeriesKey); valid while the series' fingerprint (its tags' max step
-    and max wall time, from the listing) is unchanged. Holds at most `max_entries` breakdowns,
-    least recently used out first; a breakdown's memory is ~ (2·K + 3) · 8 bytes per step.
+    Keyed by (experiment, key), valid while the series' fingerprint (its tags' max step and max
+    wall time, from the listing) is unchanged. Least recently used out first beyond
+    `max_entries` values or `max_bytes` (as measured by `sizeof`), so memory stays bounded
+    whatever the logdir holds.
     """
 
-    def __init__(self, max_entries=256):
+    def __init__(self, max_entries=256, max_bytes=256 << 20, sizeof=len):
         self.max_entries = max_entries
-        self._entries = collections.OrderedDict()
+        self.max_bytes = max_bytes
+        self._sizeof = sizeof
+        self._entries = collections.OrderedDict()  # key -> (fingerprint, value, bytes)
+        self._bytes = 0
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
@@ -302,24 +306,44 @@ class BreakdownCache:
             self.hits += 1
             return entry[1]
 
-    def put(self, experiment_id, key, fingerprint, breakdown):
+    def put(self, experiment_id, key, fingerprint, value):
         if fingerprint is None:
             return
+        size = self._sizeof(value)
         with self._lock:
-            self._entries[(experiment_id, key)] = (fingerprint, breakdown)
-            self._entries.move_to_end((experiment_id, key))
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            old = self._entries.pop((experiment_id, key), None)
+            if old is not None:
+                self._bytes -= old[2]
+            if size > self.max_bytes:
+                return  # bigger than the whole cache: not kept
+            self._entries[(experiment_id, key)] = (fingerprint, value, size)
+            self._bytes += size
+            while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
+                self._bytes -= self._entries.popitem(last=False)[1][2]
 
     def nbytes(self):
-        total = 0
         with self._lock:
-            entries = list(self._entries.values())
-        for _, b in entries:
-            total += b.steps.nbytes + b.wall_times.nbytes
-            for d in (b.values, b.weights, b.present):
-                total += sum(a.nbytes for a in d.values())
-        return total
+            return self._bytes
+
+    def __len__(self):
+        return len(self._entries)
+
+
+def breakdown_nbytes(b):
+    """Memory of a breakdown's arrays (shared presence arrays counted once)."""
+    arrays = {id(a): a for d in (b.values, b.weights, b.present) for a in d.values()}
+    for a in (b.steps, b.wall_times, b.total, b.total_present):
+        if a is not None:
+            arrays[id(a)] = a
+    return sum(a.nbytes for a in arrays.values())
+
+
+class BreakdownCache(FingerprintCache):
+    """Breakdowns already read (every step): ~ (2·K + 3) · 8 bytes per step each, 256 MB and
+    256 breakdowns at most."""
+
+    def __init__(self, max_entries=256, max_bytes=256 << 20):
+        super().__init__(max_entries, max_bytes, breakdown_nbytes)
 
 
 def read_breakdowns(data_provider, ctx, experiment_id, keys, series, cache=None):
