@@ -168,6 +168,29 @@ def _layout(name, split, names, has_total):
 
 def _prepare(components, split, weights, total, name):
     """Validates one call; returns (layout, [floats] in layout order). Writes nothing."""
+    if type(components) is dict and (weights is None or type(weights) is dict):
+        try:  # the hot loop: the same names as an earlier, validated call
+            layout = _layouts.get((name, split, tuple(components), total is not None))
+        except TypeError:  # an unhashable split or name: validated below
+            layout = None
+        if layout is not None and (weights is None or weights.keys() <= components.keys()):
+            order = layout.components
+            row = [components[k] for k in order]
+            if weights:
+                row += [weights.get(k, 1.0) for k in order]
+            else:
+                row += [1.0] * len(order)
+            if total is not None:
+                row.append(total)
+            for v in row:
+                if type(v) is not float:
+                    break
+            else:
+                return layout, row
+    return _prepare_checked(components, split, weights, total, name)
+
+
+def _prepare_checked(components, split, weights, total, name):
     _check_label("split", split)
     _check_label("name", name)
     names = _check_names(components, weights)
@@ -245,7 +268,7 @@ def write(
       TypeError, ValueError: naming the argument and the offending key. Nothing is written
         by a call that raises. NaN and infinite values are data and are written.
     """
-    if writer is None or _is_tf_writer(writer):
+    if type(writer) is not FileWriter and (writer is None or _is_tf_writer(writer)):
         from tensorboard_plugin_detloss import _tf_summary
 
         return _tf_summary.write(components, step, split, weights, total, name, writer)
