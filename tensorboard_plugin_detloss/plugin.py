@@ -271,14 +271,17 @@ class DetlossPlugin(base_plugin.TBPlugin):
                 if hit is not None:
                     encoded[key] = hit
             missing = [k for k in keys if k not in encoded]
-            breakdowns = reader.read_breakdowns(self._data_provider, ctx, experiment, missing,
-                                                series, cache=self._breakdowns)
+            # Batch by batch, so that the full breakdowns of one batch at most are held.
+            for batch in reader.read_batches(missing, series):
+                breakdowns = reader.read_breakdowns(self._data_provider, ctx, experiment, batch,
+                                                    series, cache=self._breakdowns)
+                for key, b in breakdowns.items():
+                    encoded[key] = _encode(to_json(_for_display(b, max_points)))
+                    self._displays.put(experiment, (key, max_points), series[key].fingerprint,
+                                       encoded[key])
+                del breakdowns
         except errors.PublicError as e:
             return _error(request, str(e), e.http_code)
-        for key, b in breakdowns.items():
-            encoded[key] = _encode(to_json(_for_display(b, max_points)))
-            self._displays.put(experiment, (key, max_points), series[key].fingerprint,
-                               encoded[key])
         body = "{%s}" % ", ".join("%s: %s" % (_encode(key.run), encoded[key])
                                   for key in keys if key in encoded)
         return http_util.Respond(request, body, "application/json")

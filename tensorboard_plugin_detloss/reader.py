@@ -15,11 +15,12 @@ import collections
 import threading
 
 import numpy as np
+from tensorboard import errors
 from tensorboard.data import provider
 
 from tensorboard.util import tb_logging
 
-from tensorboard_plugin_detloss import importers, metadata
+from tensorboard_plugin_detloss import event_file, importers, metadata
 
 logger = tb_logging.get_logger()
 
@@ -30,6 +31,9 @@ SCALARS_PLUGIN = "scalars"
 NATIVE_SOURCE = "detloss"
 
 SeriesKey = collections.namedtuple("SeriesKey", ["run", "name", "split"])
+
+
+READ_BATCH_BYTES = 64 << 20  # estimated bytes of steps per `read_tensors` call
 
 
 class Series:
@@ -54,6 +58,7 @@ class Series:
         # What TensorBoard says of the series' data (tags, max step, max wall time): when it is
         # unchanged, a cached Breakdown is still right (see BreakdownCache).
         self.fingerprint = None
+        self.estimated_bytes = 0  # native: an upper bound of its rows' size (8-byte numbers)
         self.source = source
         self.components = list(components)
         self.parts = list(parts)
@@ -202,6 +207,11 @@ def list_series(data_provider, ctx, experiment_id, importer=None):
             tb_run=key.run, notes=() if run == key.run else [
                 "Read from TensorBoard run %s." % key.run])
         series[SeriesKey(run, key.name, key.split)].fingerprint = fingerprint
+        # About one row per step (a block record's step is its first row's, and it holds at
+        # most BLOCK_ROWS): what reading it will weigh, to batch reads (see `read_batches`).
+        series[SeriesKey(run, key.name, key.split)].estimated_bytes = sum(
+            (mapping[key.run][tag].max_step + (event_file.BLOCK_ROWS if layout.block else 1))
+            * 8 * (2 + layout.tensor_length) for tag, layout in key_parts)
     try:
         series.update(_list_imported(data_provider, ctx, experiment_id, importer,
                                      native_runs={k.run for k in series} | {k.run for k in parts}))
@@ -369,21 +379,55 @@ def read_breakdowns(data_provider, ctx, experiment_id, keys, series, cache=None)
     return _read_breakdowns(data_provider, ctx, experiment_id, keys, series)
 
 
+class SeriesTooLargeError(errors.PublicError):
+    """TensorBoard's data server cannot hand a series over (one gRPC message of 256 MiB)."""
+
+    http_code = 422
+
+
+def read_batches(keys, series, limit=None):
+    """`keys` in groups whose reads stay under `limit` estimated bytes each (one key alone may
+    exceed it). Under --load_fast=true one `read_tensors` answer is one gRPC message, and
+    TensorBoard refuses messages over 256 MiB; smaller reads also bound the memory a request
+    holds at once."""
+    limit = READ_BATCH_BYTES if limit is None else limit
+    batch, size = [], 0
+    for key in keys:
+        cost = series[key].estimated_bytes
+        if batch and size + cost > limit:
+            yield batch
+            batch, size = [], 0
+        batch.append(key)
+        size += cost
+    if batch:
+        yield batch
+
+
 def _read_breakdowns(data_provider, ctx, experiment_id, keys, series):
     native = [k for k in keys if not series[k].imported]
     imported = [k for k in keys if series[k].imported]
     result = {}
-    runs = sorted({series[k].tb_run or k.run for k in native})
-    tags = sorted({tag for k in native for tag, _ in series[k].parts})
-    if runs and tags:
-        data = data_provider.read_tensors(
-            ctx,
-            experiment_id=experiment_id,
-            plugin_name=metadata.PLUGIN_NAME,
-            downsample=_ALL_POINTS,
-            run_tag_filter=provider.RunTagFilter(runs=runs, tags=tags),
-        )
-        for key in native:
+    for batch in read_batches(native, series):
+        runs = sorted({series[k].tb_run or k.run for k in batch})
+        tags = sorted({tag for k in batch for tag, _ in series[k].parts})
+        try:
+            data = data_provider.read_tensors(
+                ctx,
+                experiment_id=experiment_id,
+                plugin_name=metadata.PLUGIN_NAME,
+                downsample=_ALL_POINTS,
+                run_tag_filter=provider.RunTagFilter(runs=runs, tags=tags),
+            )
+        except Exception as e:
+            if "RESOURCE_EXHAUSTED" not in str(e) and "larger than max" not in str(e):
+                raise
+            raise SeriesTooLargeError(
+                "%s holds about %d MB of steps, more than TensorBoard's data server "
+                "(--load_fast=true) hands over in one message (256 MiB): start TensorBoard with "
+                "--load_fast=false to read it, or run `detloss check` on the logdir"
+                % (", ".join("%r" % k.run for k in batch),
+                   sum(series[k].estimated_bytes for k in batch) // 10**6))
+        for key in batch:
             run_data = data.get(series[key].tb_run or key.run, {})
             parts = [(layout, run_data.get(tag, ())) for tag, layout in series[key].parts]
             result[key] = assemble(key, parts)

@@ -58,6 +58,8 @@ def _check_names(components, weights):
 
 
 def _check_step(step):
+    if type(step) is int and step >= 0:  # the hot loop
+        return step
     if step is None:
         raise ValueError("step is required (an int >= 0)")
     if isinstance(step, bool) or not isinstance(step, numbers.Integral):

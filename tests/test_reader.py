@@ -12,6 +12,7 @@ from tensorboard.backend.event_processing import plugin_event_multiplexer as mux
 from tensorboard.data import provider
 from tensorboard.plugins import base_plugin
 from werkzeug import test as werkzeug_test
+from werkzeug.datastructures import MultiDict
 
 import tensorboard_plugin_detloss as detloss
 from tensorboard_plugin_detloss import diagnostics, metadata, plugin, reader
@@ -270,3 +271,50 @@ def test_warnings_update_incrementally_and_equal_a_fresh_diagnosis(tmp_path, mon
     got, fresh = route_and_fresh()
     assert got == fresh
     assert diagnoser._splits["train"].series["box"] is not state  # started over
+
+
+def test_reads_are_batched_under_the_data_servers_message_limit(tmp_path, monkeypatch):
+    """Under --load_fast=true one read is one gRPC message (256 MiB at most): reads are split
+    into batches by estimated size, and a series over the limit gets a 4xx naming it."""
+    monkeypatch.setattr(plugin, "LISTING_TTL", 0.0)
+    logdir = str(tmp_path)
+    for r in range(5):
+        with detloss.summary.FileWriter(os.path.join(logdir, "run%d" % r)) as w:
+            for step in range(1000):
+                detloss.summary.write({"box": 1.0, "cls": 2.0}, step=step, writer=w)
+    multiplexer = mux.EventMultiplexer(tensor_size_guidance={metadata.PLUGIN_NAME: 0})
+    multiplexer.AddRunsFromDirectory(logdir)
+    multiplexer.Reload()
+    counting = _CountingProvider(mux_provider.MultiplexerDataProvider(multiplexer, logdir))
+    series = reader.list_series(counting, context.RequestContext(), "")
+    [size] = {s.estimated_bytes for s in series.values()}
+    # One block at step 0 (≤ 1,024 rows), each [step, wall, 2 values, 2 weights].
+    assert size == 1024 * 8 * (2 + 4)
+    monkeypatch.setattr(reader, "READ_BATCH_BYTES", 2 * size)
+    assert [len(b) for b in reader.read_batches(sorted(series), series)] == [2, 2, 1]
+    loaded = plugin.DetlossLoader().load(base_plugin.TBContext(logdir=logdir,
+                                                               data_provider=counting))
+    client = werkzeug_test.Client(application.TensorBoardWSGI([loaded]))
+    form = MultiDict([("runs", "run%d" % r) for r in range(5)] +
+                     [("split", "train"), ("max_points", "50")])
+    response = client.post("/data/plugin/detloss/breakdown_multirun", data=form)
+    assert response.status_code == 200
+    body = json.loads(response.get_data())
+    assert sorted(body) == ["run%d" % r for r in range(5)]
+    assert all(b["num_steps"] == 1000 for b in body.values())
+    assert counting.calls.count("read_tensors") == 3
+    # Asked again: every run's display answer is reused, nothing is read.
+    assert json.loads(client.post("/data/plugin/detloss/breakdown_multirun",
+                                  data=form).get_data()) == body
+    assert counting.calls.count("read_tensors") == 3
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("<_InactiveRpcError: RESOURCE_EXHAUSTED: Received message larger "
+                           "than max (614602112 vs. 268435456)>")
+
+    monkeypatch.setattr(counting.inner, "read_tensors", refuse)
+    loaded._breakdowns = reader.BreakdownCache()  # as if evicted
+    response = client.get("/data/plugin/detloss/breakdown?run=run3&split=train&format=csv")
+    assert response.status_code == 422
+    message = response.get_data(as_text=True)
+    assert "'run3'" in message and "--load_fast=false" in message
