@@ -23,6 +23,7 @@ import time
 from tensorboard import errors, plugin_util
 from tensorboard.backend import http_util, json_util
 from tensorboard.plugins import base_plugin
+from tensorboard.util import tb_logging
 from werkzeug import exceptions as http_exceptions
 from werkzeug import wrappers
 
@@ -33,9 +34,17 @@ from tensorboard_plugin_detloss import diagnostics, importers, metadata, reader
 # period up to 200k iterations); the worst case stays 10x TensorBoard's own default.
 SCALAR_SAMPLES = 10_000
 
+logger = tb_logging.get_logger()
+
 _STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 _MAX_PARAM_LENGTH = 100_000
 LISTING_TTL = 2.0  # seconds a listing of the series is reused
+# Once the tab has listed the runs, every native series is read in the background (batch by
+# batch) and kept downsampled to WARM_POINTS steps, with its diagnostics: the tab's first
+# charts, comparisons and warnings then come from memory. Changed series are read again at
+# most every WARM_INTERVAL seconds (the tab reloads every 30 s).
+WARM_POINTS = 4096
+WARM_INTERVAL = 10.0
 
 
 _DRAIN_LIMIT = 16 << 20  # bytes of an unread request body read off the socket
@@ -87,6 +96,14 @@ class DetlossPlugin(base_plugin.TBPlugin):
         # (experiment, run, loss name) -> (lock, Diagnoser): new steps update the findings
         # without re-reading what the engine has already summarised.
         self._diagnosers = collections.OrderedDict()
+        # Display breakdowns (≤ WARM_POINTS steps) read ahead by the warming thread.
+        self._warm = reader.FingerprintCache(max_entries=8192, max_bytes=64 << 20,
+                                             sizeof=reader.breakdown_nbytes)
+        self._warm_lock = threading.Lock()
+        self._warm_request = None  # (ctx, experiment) to warm next
+        self._warm_thread = None
+        self.warm_idle = threading.Event()  # set while no warming is pending (for tests)
+        self.warm_idle.set()
 
     def _importer(self, config=None):
         return importers.Importer(config or self._config.get(), self._scalar_limit)
@@ -132,12 +149,16 @@ class DetlossPlugin(base_plugin.TBPlugin):
             "/attribution": self._serve_attribution,
         }
 
-    def _read_one(self, request, run, split, name):
-        """The Breakdown a request names (NotFound/InvalidArgument naming what is missing)."""
+    def _read_one(self, request, run, split, name, max_points=None):
+        """The Breakdown a request names (NotFound/InvalidArgument naming what is missing);
+        for display (`max_points`), what was read ahead if it is current."""
         ctx = plugin_util.context(request.environ)
         experiment = plugin_util.experiment_id(request.environ)
         series = self._list_series(ctx, experiment)
         key = _resolve(series, run, split, name)
+        display = self._display(experiment, key, series, max_points)
+        if display is not None:
+            return display
         return reader.read_breakdowns(self._data_provider, ctx, experiment, [key], series,
                                       cache=self._breakdowns)[key]
 
@@ -187,6 +208,8 @@ class DetlossPlugin(base_plugin.TBPlugin):
             if s.groups:
                 item["groups"] = s.groups
             body.append(item)
+        if any(not s.imported for s in series.values()):
+            self._schedule_warm(ctx, experiment)
         return http_util.Respond(request, body, "application/json")
 
     @_application
@@ -218,7 +241,7 @@ class DetlossPlugin(base_plugin.TBPlugin):
                 raise errors.InvalidArgumentError(
                     "format must be 'json' or 'csv', got %r" % fmt
                 )
-            breakdown = self._read_one(request, run, split, name)
+            breakdown = self._read_one(request, run, split, name, max_points)
         except errors.PublicError as e:
             return _error(request, str(e), e.http_code)
         breakdown = _for_display(breakdown, max_points)
@@ -268,6 +291,12 @@ class DetlossPlugin(base_plugin.TBPlugin):
             encoded = {}
             for key in keys:
                 hit = self._displays.get(experiment, (key, max_points), series[key].fingerprint)
+                if hit is None:
+                    display = self._display(experiment, key, series, max_points)
+                    if display is not None:
+                        hit = _encode(to_json(display))
+                        self._displays.put(experiment, (key, max_points),
+                                           series[key].fingerprint, hit)
                 if hit is not None:
                     encoded[key] = hit
             missing = [k for k in keys if k not in encoded]
@@ -303,18 +332,79 @@ class DetlossPlugin(base_plugin.TBPlugin):
             if warnings is None or any(series[k].fingerprint is None for k in keys):
                 breakdowns = reader.read_breakdowns(self._data_provider, ctx, experiment, keys,
                                                     series, cache=self._breakdowns)
-                lock, diagnoser = self._diagnoser(experiment, run, keys[0].name)
-                with lock:
-                    findings = diagnoser.update({k.split: b for k, b in breakdowns.items()})
-                warnings = [f.to_json() for f in findings]
-                with self._listing_lock:
-                    self._findings[fingerprint] = warnings
-                    while len(self._findings) > 256:
-                        self._findings.pop(next(iter(self._findings)))
+                warnings = self._warnings(experiment, run, keys, series, breakdowns)
         except errors.PublicError as e:
             return _error(request, str(e), e.http_code)
         body = {"run": run, "name": keys[0].name, "warnings": warnings}
         return http_util.Respond(request, body, "application/json")
+
+    # -- warming -------------------------------------------------------------------------------
+
+    def _schedule_warm(self, ctx, experiment):
+        """Asks the warming thread (started on first use) to read what changed."""
+        with self._warm_lock:
+            self._warm_request = (ctx, experiment)
+            self.warm_idle.clear()
+            if self._warm_thread is None or not self._warm_thread.is_alive():
+                self._warm_thread = threading.Thread(target=self._warm_loop, daemon=True,
+                                                     name="detloss-warm")
+                self._warm_thread.start()
+
+    def _warm_loop(self):
+        while True:
+            with self._warm_lock:
+                request, self._warm_request = self._warm_request, None
+                if request is None:
+                    self._warm_thread = None
+                    self.warm_idle.set()
+                    return
+            started = time.monotonic()
+            try:
+                self._warm_once(*request)
+            except Exception:  # warming is an optimisation: requests still read what they need
+                logger.exception("detloss: reading ahead failed")
+            time.sleep(max(0.0, WARM_INTERVAL - (time.monotonic() - started)))
+
+    def _warm_once(self, ctx, experiment):
+        series = self._list_series(ctx, experiment)
+        todo = [k for k in sorted(series) if not series[k].imported
+                and self._warm.get(experiment, k, series[k].fingerprint) is None]
+        losses = collections.Counter((k.run, k.name) for k in series)
+        for batch in reader.read_batches(todo, series):
+            breakdowns = reader.read_breakdowns(self._data_provider, ctx, experiment, batch,
+                                                series)
+            for key, b in breakdowns.items():
+                self._warm.put(experiment, key, series[key].fingerprint,
+                               _for_display(b, WARM_POINTS))
+            by_loss = collections.defaultdict(dict)
+            for key, b in breakdowns.items():
+                by_loss[(key.run, key.name)][key] = b
+            for (run, name), parts in by_loss.items():
+                if len(parts) == losses[(run, name)]:  # every split of the loss is here
+                    self._warnings(experiment, run, list(parts), series, parts)
+            del breakdowns, by_loss
+
+    def _display(self, experiment, key, series, max_points):
+        """A display breakdown from what was read ahead, or None."""
+        if max_points is None or max_points > WARM_POINTS:
+            return None
+        warm = self._warm.get(experiment, key, series[key].fingerprint)
+        return None if warm is None else _for_display(warm, max_points)
+
+    def _warnings(self, experiment, run, keys, series, breakdowns):
+        """The warnings JSON of one loss (all its `keys`), from `breakdowns` or the cache."""
+        fingerprint = (experiment, tuple(keys), tuple(series[k].fingerprint for k in keys))
+        warnings = self._findings.get(fingerprint)
+        if warnings is None or any(series[k].fingerprint is None for k in keys):
+            lock, diagnoser = self._diagnoser(experiment, run, keys[0].name)
+            with lock:
+                findings = diagnoser.update({k.split: breakdowns[k] for k in keys})
+            warnings = [f.to_json() for f in findings]
+            with self._listing_lock:
+                self._findings[fingerprint] = warnings
+                while len(self._findings) > 256:
+                    self._findings.pop(next(iter(self._findings)))
+        return warnings
 
     def _diagnoser(self, experiment, run, name):
         """The (lock, Diagnoser) of one loss of one run; at most 256 kept, least recent out."""

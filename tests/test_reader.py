@@ -5,6 +5,7 @@ import os
 import time
 
 import numpy as np
+import pytest
 from tensorboard import context
 from tensorboard.backend import application
 from tensorboard.backend.event_processing import data_provider as mux_provider
@@ -318,3 +319,61 @@ def test_reads_are_batched_under_the_data_servers_message_limit(tmp_path, monkey
     assert response.status_code == 422
     message = response.get_data(as_text=True)
     assert "'run3'" in message and "--load_fast=false" in message
+
+
+def test_listing_the_runs_reads_ahead_so_first_requests_read_nothing(tmp_path, monkeypatch):
+    """After `runs`, a background thread reads every series once (batched) and keeps it
+    downsampled with its warnings: the tab's display requests and warnings then read nothing,
+    keep each series' extremes, and still change when the data does."""
+    monkeypatch.setattr(plugin, "LISTING_TTL", 0.0)
+    monkeypatch.setattr(plugin, "WARM_INTERVAL", 0.0)
+    logdir = str(tmp_path)
+    writers = []
+    for r in range(3):
+        w = detloss.summary.FileWriter(os.path.join(logdir, "run%d" % r))
+        for step in range(6000):
+            spike = 50.0 if step == 4321 else 1.0
+            detloss.summary.write({"box": spike * (1.0 + 1.0 / (step + 1)), "cls": 0.5},
+                                  step=step, writer=w)
+            if step % 1000 == 999:
+                detloss.summary.write({"box": 1.5, "cls": 0.6}, step=step, split="val", writer=w)
+        w.flush()
+        writers.append(w)
+    multiplexer = mux.EventMultiplexer(tensor_size_guidance={metadata.PLUGIN_NAME: 0})
+    multiplexer.AddRunsFromDirectory(logdir)
+    multiplexer.Reload()
+    counting = _CountingProvider(mux_provider.MultiplexerDataProvider(multiplexer, logdir))
+    loaded = plugin.DetlossLoader().load(base_plugin.TBContext(logdir=logdir,
+                                                               data_provider=counting))
+    client = werkzeug_test.Client(application.TensorBoardWSGI([loaded]))
+    assert client.get("/data/plugin/detloss/runs").status_code == 200
+    assert loaded.warm_idle.wait(60)
+    reads = counting.calls.count("read_tensors")
+    assert reads == 1  # six series, one batch
+    one = json.loads(client.get(
+        "/data/plugin/detloss/breakdown?run=run1&split=train&max_points=500").get_data())
+    form = MultiDict([("runs", "run%d" % r) for r in range(3)] +
+                     [("split", "train"), ("max_points", "800")])
+    many = json.loads(client.post("/data/plugin/detloss/breakdown_multirun",
+                                  data=form).get_data())
+    warnings = json.loads(client.get("/data/plugin/detloss/warnings?run=run2").get_data())
+    assert counting.calls.count("read_tensors") == reads  # all from what was read ahead
+    assert one["num_steps"] == 6000 and len(one["steps"]) <= 500
+    assert 4321 in one["steps"] and max(one["values"]["box"]) == pytest.approx(50 * (1 + 1 / 4322))
+    assert all(len(b["steps"]) <= 800 and 4321 in b["steps"] for b in many.values())
+    assert "spike" in [w["kind"] for w in warnings["warnings"]]
+    # A full-resolution request (an export) still reads every step.
+    full = json.loads(client.get("/data/plugin/detloss/breakdown?run=run1&split=train")
+                      .get_data())
+    assert len(full["steps"]) == 6000
+    # New steps: the next listing reads ahead again, and answers follow the data.
+    for step in range(6000, 6100):
+        detloss.summary.write({"box": 1.0, "cls": 0.5}, step=step, writer=writers[0])
+    for w in writers:
+        w.close()
+    multiplexer.Reload()
+    client.get("/data/plugin/detloss/runs")
+    assert loaded.warm_idle.wait(60)
+    again = json.loads(client.get(
+        "/data/plugin/detloss/breakdown?run=run0&split=train&max_points=500").get_data())
+    assert again["num_steps"] == 6100
