@@ -185,3 +185,19 @@ test("decodeAttribution decodes non-finite strings and parts", () => {
   assert.ok(Number.isNaN(a.totalTo!));
   assert.equal(a.loggedDelta, null);
 });
+
+test("URL state: components named __proto__, constructor, toString are names like any other", () => {
+  const s = defaultState();
+  s.run = "<img src=x onerror=alert(1)>";
+  s.hidden = ["__proto__", "a,b"];
+  s.weights = { ["__proto__"]: 3, constructor: 2, toString: 0.5, "\u202Eevil": 1 };
+  s.compare = ["hasOwnProperty", "x&y=z"];
+  const back = decodeState(encodeState(s));
+  assert.equal(back.run, s.run);
+  assert.deepEqual(back.hidden, s.hidden);
+  assert.deepEqual(back.compare, s.compare);
+  assert.deepEqual(Object.keys(back.weights).sort(), ["__proto__", "constructor", "toString", "\u202Eevil"].sort());
+  assert.equal(back.weights["__proto__"], 3);
+  assert.equal(Object.getPrototypeOf(back.weights), Object.prototype);
+  assert.equal(back.weights.constructor, 2);
+});
