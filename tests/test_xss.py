@@ -375,7 +375,9 @@ class Tab:
             self.page.goto(self.tb.url + "/#detloss" + hash_params)
         self.page.wait_for_selector("iframe", timeout=30_000)
         self.frame = self.page.frame_locator("iframe").first
-        self.frame.locator("#detloss-stack canvas").first.wait_for(timeout=30_000)
+        # Attached, not visible: a name injected as a <style> could hide the page (the checks
+        # below then say why).
+        self.frame.locator("#detloss-stack canvas").first.wait_for(state="attached", timeout=30_000)
         self.js.evaluate(WATCH)
         self.settle()
 
@@ -461,6 +463,16 @@ def tab(browser, tensorboard):
     t = Tab(browser, tensorboard)
     yield t
     t.context.close()
+
+
+ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                         "test-artifacts")
+
+
+def screenshot(tab, name):
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    tab.page.screenshot(path=os.path.join(ARTIFACTS, "%s-%s.png" % (
+        name, "fast" if tab.tb.load_fast else "mux")))
 
 
 def seen(tab, view, n=1):
@@ -553,15 +565,26 @@ def test_server_csv_and_json_exports(tensorboard, corpus):
 
 def test_run_list_and_filter(tab, corpus):
     _, written = corpus
+    tab.page.wait_for_timeout(500)  # an onerror/onload/ontoggle payload would have fired
+    tab.assert_nothing_ran()
     runs = sorted({k[0] for k in written})
     items = tab.js.evaluate("""() => Array.from(document.querySelectorAll('.detloss-run'), b => ({
         run: b.getAttribute('data-run'), title: b.getAttribute('title'),
-        name: b.querySelector('.detloss-run-name').textContent}))""")
+        name: b.querySelector('.detloss-run-name').textContent,
+        meta: b.querySelector('.detloss-run-meta').textContent}))""")
     assert sorted(i["run"] for i in items) == runs
     for i in items:
         assert i["name"] == shown(i["run"])
         assert i["title"] == i["run"]
-    seen(tab, "run list", 2 * len(items))
+        keys = sorted(k for k in written if k[0] == i["run"])
+        names = sorted({k[1] for k in keys})
+        splits = list(dict.fromkeys(k[2] for k in keys))
+        assert i["meta"] == ("%d losses · " % len(names) if len(names) > 1 else "") + ", ".join(
+            shown(s) for s in splits), i["run"][:80]
+    seen(tab, "run list", 3 * len(items))
+    # Every name is bidi-isolated: right-to-left text in it cannot reorder what is around it.
+    assert tab.js.evaluate("""() => Array.from(document.querySelectorAll('.detloss-name'))
+        .filter(e => getComputedStyle(e).unicodeBidi !== 'isolate').length""") == 0
     layout_ok(tab)
     # The filter: a payload typed in the box keeps the runs that contain it.
     box = tab.frame.locator("#detloss-filter")
@@ -658,6 +681,7 @@ def test_heavy_runs_every_view(tab, corpus):
     tab.js.wait_for_function("s => document.querySelector('#detloss-stack-caption').textContent.includes(s)",
                              arg=shown(HEAVY_SPLIT[1]))
     seen(tab, "stack caption", 1)
+    screenshot(tab, "xss-heavy")
     tab.assert_nothing_ran()
 
 
@@ -675,6 +699,7 @@ def test_long_names(tab, corpus):
         .map(e => [getComputedStyle(e).textOverflow, e.getAttribute('title').length, e.textContent.length])""")
     assert cut and all(c[0] == "ellipsis" and c[1] == c[2] for c in cut), cut
     seen(tab, "long names", len(cut))
+    screenshot(tab, "xss-long-names")
     for (r, n, s), comps in written.items():
         if r == IMPORTED_RUN or r == PROFILED_RUN:
             tab.select_run(r, n)

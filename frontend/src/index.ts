@@ -574,14 +574,14 @@ class App {
     this.buttons.clear();
     for (const g of this.groups) {
       const splits = Array.from(new Set(g.names.flatMap((n) => g.splits.get(n) ?? [])));
-      const meta = g.names.length > 1 ? `${g.names.length} losses · ${splits.join(", ")}` : splits.join(", ");
+      const meta = [g.names.length > 1 ? `${g.names.length} losses · ` : "", ...joined(splits.map((x) => nameElement(x)), ", ")];
       const swatch = h("span", { class: "detloss-swatch detloss-run-swatch", attrs: { "aria-hidden": "true" } });
       swatch.style.backgroundColor = lineColor(this.runColors.get(g.run) ?? "#888888");
       const button = h(
         "button",
         { class: "detloss-run", attrs: { type: "button", "data-run": g.run, "aria-pressed": "false", title: g.run } },
         h("span", { class: "detloss-run-name" }, swatch, nameElement(g.run)),
-        h("span", { class: "detloss-run-meta" }, meta),
+        h("span", { class: "detloss-run-meta" }, ...meta),
       );
       button.addEventListener("click", () => {
         const name = this.state.run === g.run && this.state.name !== null ? this.state.name : defaultName(g);
