@@ -831,6 +831,25 @@ def test_url_state_round_trip(tab, corpus):
     tab.assert_nothing_ran()
 
 
+def test_error_messages_quoting_names(tab, corpus):
+    """A server message quoting a hostile name (here, a 404 naming the run) is shown as text."""
+    run = NAME_RUNS[1]
+    message = "no detloss data for run %r\u202E <img src=x onerror=top.__xss=1>" % run
+    tab.page.route("**/data/plugin/detloss/breakdown?*", lambda route: route.fulfill(
+        status=404, content_type="text/plain", body=message.encode("utf-8")))
+    try:
+        tab.element(".detloss-run", "data-run", run).click()
+        tab.js.wait_for_function("() => !document.querySelector('#detloss-error').hidden", timeout=30_000)
+        text = tab.js.evaluate("() => document.querySelector('#detloss-error').textContent")
+        assert text == "Could not load %s: 404 Not Found: %s" % (shown(run), shown(message))
+        seen(tab, "error box", 1)
+    finally:
+        tab.page.unroute("**/data/plugin/detloss/breakdown?*")
+    tab.errors[:] = [e for e in tab.errors if "404" not in e]
+    tab.select_run(HEAVY[0])
+    tab.assert_nothing_ran()
+
+
 def _check_svg(svg_bytes, must_contain):
     text = svg_bytes.decode("utf-8")
     root = ET.fromstring(text)  # well-formed XML
