@@ -170,7 +170,7 @@ HEAVY_SPLIT = ["<svg onload=alert('split')>", "\u202Elav", "+split\u200b"]
 # Each heavy run has 30 components: ~20 payloads plus the box/cls/... that make it a loss.
 PER_HEAVY = [PAYLOADS[i::3] for i in range(3)]
 # The longest run name Linux lets TensorBoard open: 255-byte path parts, paths < 4096 bytes.
-LONG_RUN_PARTS = 12
+LONG_RUN_PARTS = 18
 IMPORTED_RUN = "imported \"'><img src=x onerror=alert('imp')>"
 IMPORTED_TAGS = ["<script>alert('tag')</script>", "=HYPERLINK(\"http://x.invalid\")",
                  "javascript:top.__xss=1", "\u202Etag\u200b", ("<b>" + "T" * LONG)[:LONG - 5]]
@@ -333,10 +333,12 @@ def tensorboard(request, corpus):
     tb.figures = {"views": set(), "texts": 0, "exports": 0, "loader": request.param}
     yield tb
     f = tb.figures
-    print("\n[xss] load_fast=%s: %d payloads, %d placements (%d distinct names, %d series, %d runs);"
-          " %d views, %d name texts compared, %d exports checked; nothing executed"
+    print("\n[xss] load_fast=%s: %d payloads, %d placements (%d distinct names, %d series, %d runs,"
+          " longest run name %s characters); %d views, %d name texts compared, %d exports checked;"
+          " nothing executed\n[xss] views: %s"
           % (f["loader"], FIGURES["payloads"], FIGURES["placements"], FIGURES["distinct names"],
-             FIGURES["series"], FIGURES["runs"], len(f["views"]), f["texts"], f["exports"]))
+             FIGURES["series"], FIGURES["runs"], FIGURES.get("longest run name"), len(f["views"]),
+             f["texts"], f["exports"], ", ".join(sorted(f["views"]))))
     tb.stop()
 
 
