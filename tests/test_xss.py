@@ -577,7 +577,7 @@ def test_run_list_and_filter(tab, corpus):
     assert sorted(i["run"] for i in items) == runs
     for i in items:
         assert i["name"] == shown(i["run"])
-        assert i["title"] == i["run"]
+        assert i["title"] == shown(i["run"])
         keys = sorted(k for k in written if k[0] == i["run"])
         names = sorted({k[1] for k in keys})
         splits = list(dict.fromkeys(k[2] for k in keys))
@@ -621,13 +621,13 @@ def _check_selected_views(tab, run, name, written):
         opts = tab.js.evaluate("() => Array.from(document.querySelectorAll('#detloss-name option'), o => [o.value, o.textContent, o.title])")
         assert sorted(o[0] for o in opts) == names
         for value, text, title in opts:
-            assert title == value
+            assert title == shown(value)
             assert text == shown(value) or (text.endswith("…") and shown(value).startswith(text[:-1]))
         seen(tab, "loss-name picker", len(opts))
     opts = tab.js.evaluate("() => Array.from(document.querySelectorAll('#detloss-split option'), o => [o.value, o.textContent, o.title])")
     assert sorted(o[0] for o in opts) == key_splits
     for value, text, title in opts:
-        assert title == value
+        assert title == shown(value)
         assert text == shown(value) or (text.endswith("…") and shown(value).startswith(text[:-1]))
     seen(tab, "split picker", len(opts))
     # Legend of the stacked chart.
@@ -636,7 +636,7 @@ def _check_selected_views(tab, run, name, written):
         b => [b.getAttribute('data-component'), b.textContent, b.querySelector('.detloss-name').getAttribute('title')])""")
     assert [l[0] for l in legend] == comps
     for c, text, title in legend:
-        assert text == shown(c) and title == c
+        assert text == shown(c) and title == shown(c)
     seen(tab, "stack legend", len(legend))
     # Per-component charts.
     charts = tab.js.evaluate("""() => Array.from(document.querySelectorAll('.detloss-component-chart'),

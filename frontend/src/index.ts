@@ -579,7 +579,7 @@ class App {
       swatch.style.backgroundColor = lineColor(this.runColors.get(g.run) ?? "#888888");
       const button = h(
         "button",
-        { class: "detloss-run", attrs: { type: "button", "data-run": g.run, "aria-pressed": "false", title: g.run } },
+        { class: "detloss-run", attrs: { type: "button", "data-run": g.run, "aria-pressed": "false", title: shownName(g.run) } },
         h("span", { class: "detloss-run-name" }, swatch, nameElement(g.run)),
         h("span", { class: "detloss-run-meta" }, ...meta),
       );

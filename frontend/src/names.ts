@@ -6,7 +6,8 @@
 //   U+202E, U+2066–U+2069, zero-width U+200B–U+200F, U+2060, U+FEFF, soft hyphen, ...) and the
 //   line/paragraph separators U+2028/U+2029 are shown as ⟨U+XXXX⟩: two runs that differ only by
 //   an invisible character look different, and an RLO in a name cannot reverse what follows.
-//   A zero-width joiner between emoji stays (it makes one emoji of several).
+//   A zero-width joiner between emoji stays (it makes one emoji of several). Title attributes
+//   (the browser's own tooltips) get the same text: an RLO there would reverse it too.
 // - Every name is put in a <bdi> (nameElement): right-to-left text in a name does not reorder
 //   the text around it. A long name is cut by CSS (ellipsis, at most a few lines) and its full
 //   text is in the element's title.
@@ -36,19 +37,20 @@ export function clippedName(s: string, max = 120): string {
   return cps.length <= max ? shown : `${cps.slice(0, max - 1).join("")}…`;
 }
 
-/** A name on screen: an isolated <bdi>, cut by CSS if long, the raw name in its title. */
+/** A name on screen: an isolated <bdi>, cut by CSS if long, the whole (shown) name in its title. */
 export function nameElement(raw: string, extraClass = ""): HTMLElement {
   const el = document.createElement("bdi");
   el.className = extraClass ? `detloss-name ${extraClass}` : "detloss-name";
-  el.setAttribute("title", raw);
-  el.textContent = shownName(raw);
+  const shown = shownName(raw);
+  el.setAttribute("title", shown);
+  el.textContent = shown;
   return el;
 }
 
-/** An <option> for a name: value the raw name, text shown and cut, the raw name in its title. */
+/** An <option> for a name: value the raw name, text shown and cut, the whole shown name in its title. */
 export function nameOption(raw: string, selected: boolean): HTMLOptionElement {
   const o = new Option(clippedName(raw), raw, false, selected);
-  o.title = raw;
+  o.title = shownName(raw);
   o.dir = "auto";
   return o;
 }
