@@ -625,8 +625,14 @@ def _encode(value):
 
 
 def _csv_text(s):
-    # A cell a spreadsheet would read as a formula is prefixed with a quote.
-    return "'" + s if s[:1] in ("=", "+", "-", "@", "\t", "\r") else s
+    """A text cell: prefixed with a quote if a spreadsheet would read it as a formula, and
+    quoted (RFC 4180) if it holds a comma, a quote, a CR or a LF. The csv module with "\n"
+    line endings leaves a lone CR unquoted, which starts a new row in a spreadsheet."""
+    if s[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        s = "'" + s
+    if any(ch in s for ch in ',"\r\n'):
+        s = '"%s"' % s.replace('"', '""')
+    return s
 
 
 def to_csv(breakdown):
@@ -638,7 +644,7 @@ def to_csv(breakdown):
     for c in b.components:
         header += [_csv_text("%s value" % c), _csv_text("%s weight" % c)]
     header.append("total")
-    w.writerow(header)
+    out.write(",".join(header) + "\n")  # cells quoted by _csv_text
     columns = []
     for c in b.components:
         columns += [_column(b.values[c], b.present[c]), _column(b.weights[c], b.present[c])]

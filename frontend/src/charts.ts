@@ -10,6 +10,7 @@ import uPlot from "uplot";
 
 import { h } from "./dom";
 import { pathData, xmlEscape } from "./exportfmt";
+import { clippedName, nameElement } from "./names";
 import { formatDuration, formatStep } from "./format";
 import type { Theme } from "./theme";
 import type { XMode } from "./transform";
@@ -410,7 +411,7 @@ function fillTooltip(el: HTMLElement, t: Tooltip): void {
     const tr = h(
       "tr",
       r.strong ? { class: "detloss-tooltip-strong" } : {},
-      h("th", { attrs: { scope: "row" } }, r.color ? sw : null, r.label),
+      h("th", { attrs: { scope: "row" } }, r.color ? sw : null, nameElement(r.label)),
       ...r.cells.map((c) => h("td", {}, c)),
     );
     body.appendChild(tr);
@@ -446,6 +447,8 @@ export function chartSvg(u: uPlot, spec: ChartSpec, theme: Theme, title: string)
   const legendH = Math.ceil(keys.length / perRow) * 16 + 8;
   const width = u.width;
   const height = u.height + titleH + legendH;
+  // Names as on screen (invisible characters as ⟨U+XXXX⟩), cut: a picture of the chart.
+  title = clippedName(title, 400);
   const out: string[] = [];
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${xmlEscape(FONT_FAMILY)}" font-size="11">`,
@@ -542,7 +545,7 @@ export function chartSvg(u: uPlot, spec: ChartSpec, theme: Theme, title: string)
     const cx = (i % perRow) * 180;
     const cy = Math.floor(i / perRow) * 16;
     out.push(`<rect x="${cx}" y="${cy}" width="10" height="10" fill="${xmlEscape(s.fill ?? s.color)}" stroke="${xmlEscape(s.color)}"/>`);
-    out.push(`<text x="${cx + 14}" y="${cy + 9}">${xmlEscape(s.label)}</text>`);
+    out.push(`<text x="${cx + 14}" y="${cy + 9}">${xmlEscape(clippedName(s.label, 200))}</text>`);
   });
   out.push("</g></g></svg>");
   return out.join("\n");

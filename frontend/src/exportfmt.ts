@@ -2,8 +2,13 @@
 
 /** Escapes text for XML character data and attribute values. */
 export function xmlEscape(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" })[c]!);
+  return s
+    .replace(XML_ILLEGAL, "\uFFFD")
+    .replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" })[c]!);
 }
+
+/** What XML 1.0 forbids even as a character reference: C0 controls but tab/LF/CR, U+FFFE/U+FFFF, lone surrogates. */
+const XML_ILLEGAL = /[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /**
  * One CSV cell (RFC 4180 quoting). Numbers are written as numbers; a text cell a spreadsheet

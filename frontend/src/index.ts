@@ -33,6 +33,7 @@ import {
 } from "./charts";
 import { append, clear, h, injectStyle } from "./dom";
 import { fileName } from "./exportfmt";
+import { clippedName, nameElement, nameOption, own, shownName } from "./names";
 import { formatDuration, formatNumber, formatPercent, formatSigned, formatStepLong, formatWallTime } from "./format";
 import { OKABE_ITO, assignColors, lineColor, withAlpha } from "./palette";
 import { type RunGroup, chooseSplits, defaultName, groupRuns, matchesFilter } from "./runs";
@@ -573,14 +574,14 @@ class App {
     this.buttons.clear();
     for (const g of this.groups) {
       const splits = Array.from(new Set(g.names.flatMap((n) => g.splits.get(n) ?? [])));
-      const meta = g.names.length > 1 ? `${g.names.length} losses · ${splits.join(", ")}` : splits.join(", ");
+      const meta = [g.names.length > 1 ? `${g.names.length} losses · ` : "", ...joined(splits.map((x) => nameElement(x)), ", ")];
       const swatch = h("span", { class: "detloss-swatch detloss-run-swatch", attrs: { "aria-hidden": "true" } });
       swatch.style.backgroundColor = lineColor(this.runColors.get(g.run) ?? "#888888");
       const button = h(
         "button",
-        { class: "detloss-run", attrs: { type: "button", "data-run": g.run, "aria-pressed": "false", title: g.run } },
-        h("span", { class: "detloss-run-name" }, swatch, g.run),
-        h("span", { class: "detloss-run-meta" }, meta),
+        { class: "detloss-run", attrs: { type: "button", "data-run": g.run, "aria-pressed": "false", title: shownName(g.run) } },
+        h("span", { class: "detloss-run-name" }, swatch, nameElement(g.run)),
+        h("span", { class: "detloss-run-meta" }, ...meta),
       );
       button.addEventListener("click", () => {
         const name = this.state.run === g.run && this.state.name !== null ? this.state.name : defaultName(g);
@@ -642,7 +643,7 @@ class App {
     for (const [r, b] of this.buttons) b.setAttribute("aria-pressed", r === run ? "true" : "false");
     if (group.names.length > 1) {
       clear(this.nameSelect);
-      for (const n of group.names) this.nameSelect.add(new Option(n, n, false, n === name));
+      for (const n of group.names) this.nameSelect.add(nameOption(n, n === name));
       this.nameSelect.value = name;
       const li = this.buttons.get(run)?.parentElement;
       if (li && this.nameRow.parentElement !== li) li.appendChild(this.nameRow);
@@ -715,7 +716,7 @@ class App {
       if (generation !== this.generation) return;
       this.showStatus("");
       this.hideView();
-      this.showError(`Could not load ${run}: ${messageOf(e)}`);
+      this.showError(`Could not load ${clippedName(run)}: ${shownName(messageOf(e))}`);
       return;
     }
     if (generation !== this.generation) return;
@@ -726,11 +727,13 @@ class App {
     this.showStatus("");
     this.loaded = { run, name, splits: new Map(answers.map((b) => [b.split, b])), stackSplit, pair, points: maxPoints };
     clear(this.splitSelect);
-    for (const s of splits) this.splitSelect.add(new Option(s, s, false, s === stackSplit));
+    for (const s of splits) this.splitSelect.add(nameOption(s, s === stackSplit));
     this.splitSelect.value = stackSplit;
     this.view.hidden = false;
-    this.title.textContent = run;
-    this.subtitle.textContent = `loss: ${name} · splits: ${splits.join(", ")}`;
+    clear(this.title);
+    append(this.title, nameElement(run));
+    clear(this.subtitle);
+    append(this.subtitle, "loss: ", nameElement(name), " · splits: ", ...joined(splits.map((x) => nameElement(x)), ", "));
     this.renderExportLinks();
     this.schedule("stack", "components", "legend", "whatif", "warnings", "compare");
     // Diagnostics read every step on the server: asked for once the charts are on screen.
@@ -753,7 +756,7 @@ class App {
       if (e instanceof ApiError && e.status === 404) {
         this.routes = { warnings: false, attribution: false };
         this.updateExplainButton();
-      } else this.warningsError = messageOf(e);
+      } else this.warningsError = shownName(messageOf(e));
     }
     this.schedule("warnings");
   }
@@ -779,7 +782,7 @@ class App {
       this.state.compareSplit !== null && splits.includes(this.state.compareSplit)
         ? this.state.compareSplit
         : (chooseSplits(splits).train ?? splits[0] ?? "train");
-    for (const s of splits) this.compareSplit.add(new Option(s, s, false, s === split));
+    for (const s of splits) this.compareSplit.add(nameOption(s, s === split));
     this.compareSplit.value = split;
     if (runs.length === 0) {
       this.compare = null;
@@ -796,7 +799,7 @@ class App {
     } catch (e) {
       if (generation !== this.compareGeneration) return;
       this.compare = { key, runs: [] };
-      this.compareHint.textContent = `Could not load the runs to compare: ${messageOf(e)}`;
+      this.compareHint.textContent = `Could not load the runs to compare: ${shownName(messageOf(e))}`;
       return;
     }
     this.schedule("compare");
@@ -819,10 +822,12 @@ class App {
               download: fileName([l.run, l.name, split], format),
               "data-format": format,
               "data-split": split,
-              title: `Every logged step of ${split} (not downsampled, not smoothed, logged weights)`,
+              title: `Every logged step of ${clippedName(split)} (not downsampled, not smoothed, logged weights)`,
             },
           },
-          `${format.toUpperCase()} (${split})`,
+          `${format.toUpperCase()} (`,
+          nameElement(split),
+          ")",
         );
         links.push(a);
       }
@@ -898,7 +903,7 @@ class App {
           attrs: { type: "button", "data-component": c, "aria-pressed": hidden.has(c) ? "false" : "true", title: "Hide or show" },
         },
         sw,
-        c,
+        nameElement(c),
       );
       b.addEventListener("click", () => {
         const set = new Set(this.state.hidden);
@@ -1001,9 +1006,15 @@ class App {
     this.stackChart = this.makeChart(this.stackHost, spec);
     const lastTop = [...drawnTop].reverse().find((v) => v !== null && v !== undefined);
     this.stackBox.setAttribute("data-top-of-stack", lastTop === undefined || lastTop === null ? "" : String(lastTop));
-    this.stackCaption.textContent = `(${b.split}, ${formatStepLong(b.numSteps)} steps${
-      b.numSteps > b.steps.length ? `, ${formatStepLong(b.steps.length)} drawn` : ""
-    }${model.whatIf ? ", what-if weights" : ""})`;
+    clear(this.stackCaption);
+    append(
+      this.stackCaption,
+      "(",
+      nameElement(b.split),
+      `, ${formatStepLong(b.numSteps)} steps${b.numSteps > b.steps.length ? `, ${formatStepLong(b.steps.length)} drawn` : ""}${
+        model.whatIf ? ", what-if weights" : ""
+      })`,
+    );
     this.updateExplainButton();
     this.placeRanges();
   }
@@ -1048,7 +1059,8 @@ class App {
     if (!l) return;
     const s = this.state;
     const pair = l.pair.map((p) => l.splits.get(p)).filter((b): b is Breakdown => b !== undefined);
-    this.componentsCaption.textContent = `(${l.pair.join(" vs ")})`;
+    clear(this.componentsCaption);
+    append(this.componentsCaption, "(", ...joined(l.pair.map((p) => nameElement(p)), " vs "), ")");
     const hidden = new Set(s.hidden);
     const cells: { c: string; host: HTMLElement; present: Breakdown[] }[] = [];
     for (const c of this.components()) {
@@ -1067,8 +1079,8 @@ class App {
             "h3",
             { class: "detloss-component-title" },
             swatch,
-            h("span", { class: "detloss-component-name" }, c),
-            missing.length ? h("span", { class: "detloss-caption" }, ` (not in ${missing.join(", ")})`) : null,
+            nameElement(c, "detloss-component-name"),
+            missing.length ? h("span", { class: "detloss-caption" }, " (not in ", ...joined(missing.map((m) => nameElement(m)), ", "), ")") : null,
           ),
           this.chartExportButtons(`component:${c}`),
         ),
@@ -1085,7 +1097,7 @@ class App {
 
   private componentKey(present: Breakdown[]): HTMLElement {
     const key = h("div", { class: "detloss-key detloss-muted detloss-small", attrs: { "aria-hidden": "true" } });
-    present.forEach((b, i) => append(key, h("span", { class: i === 0 ? "detloss-key-train" : "detloss-key-val" }, b.split)));
+    present.forEach((b, i) => append(key, h("span", { class: i === 0 ? "detloss-key-train" : "detloss-key-val" }, nameElement(b.split))));
     return key;
   }
 
@@ -1163,7 +1175,7 @@ class App {
     if (comps.length === 0) for (const c of this.components()) comps.push(c);
     const component = s.component !== null && comps.includes(s.component) ? s.component : (comps[0] ?? null);
     clear(this.compareComponent);
-    for (const c of comps) this.compareComponent.add(new Option(c, c, false, c === component));
+    for (const c of comps) this.compareComponent.add(nameOption(c, c === component));
     if (component !== null) this.compareComponent.value = component;
     if (!this.compare || this.compare.runs.length === 0 || component === null) {
       this.compareHint.textContent = this.compare
@@ -1172,7 +1184,15 @@ class App {
       return;
     }
     const runs = this.compare.runs;
-    this.compareHint.textContent = `${runs.length} run${runs.length === 1 ? "" : "s"}: ${METRIC_LABELS[s.metric]} of ${component} (${this.compareSplit.value}).`;
+    clear(this.compareHint);
+    append(
+      this.compareHint,
+      `${runs.length} run${runs.length === 1 ? "" : "s"}: ${METRIC_LABELS[s.metric]} of `,
+      nameElement(component),
+      " (",
+      nameElement(this.compareSplit.value),
+      ").",
+    );
     const m = compareModel(runs, component, s.metric, s.x, s.smoothing);
     const smoothing = s.smoothing > 0;
     const sorted = this.groups.map((g) => g.run).sort();
@@ -1190,7 +1210,7 @@ class App {
       series.push(spec);
       const sw = h("span", { class: "detloss-swatch", attrs: { "aria-hidden": "true" } });
       sw.style.backgroundColor = color;
-      this.compareLegend.appendChild(h("span", { class: "detloss-legend-item", attrs: { "data-run": line.run } }, sw, line.run));
+      this.compareLegend.appendChild(h("span", { class: "detloss-legend-item", attrs: { "data-run": line.run } }, sw, nameElement(line.run)));
     }
     this.compareChart = this.makeChart(this.compareBox, {
       id: "compare",
@@ -1225,7 +1245,7 @@ class App {
     for (const c of b.components) {
       const logged = loggedWeight(b, c);
       const max = Math.max(1, Math.ceil(logged.max * 4));
-      const current = this.state.weights[c] ?? logged.last;
+      const current = own(this.state.weights, c) ?? logged.last;
       const range = h("input", {
         class: "detloss-whatif-range",
         attrs: { type: "range", min: "0", max: String(max), step: String(max / 400), "aria-label": `What-if weight of ${c}` },
@@ -1254,7 +1274,7 @@ class App {
       const row = h(
         "div",
         { class: "detloss-whatif-row", attrs: { "data-component": c } },
-        h("span", { class: "detloss-whatif-name" }, sw, c),
+        h("span", { class: "detloss-whatif-name" }, sw, nameElement(c)),
         h("span", { class: "detloss-muted detloss-small" }, loggedText),
         range,
         number,
@@ -1305,11 +1325,16 @@ class App {
     const order = { error: 0, warning: 1, info: 2 } as const;
     const sorted = list.slice().sort((a, b) => order[a.severity] - order[b.severity] || a.startStep - b.startStep);
     for (const w of sorted) {
-      const where = `${w.component ?? "total"} · ${w.split} · steps ${formatStepLong(w.startStep)}–${formatStepLong(w.endStep)}`;
+      const where = [
+        w.component === null ? "total" : nameElement(w.component),
+        " · ",
+        nameElement(w.split),
+        ` · steps ${formatStepLong(w.startStep)}–${formatStepLong(w.endStep)}`,
+      ];
       const evidence = h(
         "dl",
         { class: "detloss-evidence" },
-        ...w.evidence.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, typeof v === "number" ? formatNumber(v) : v)]),
+        ...w.evidence.flatMap(([k, v]) => [h("dt", {}, shownName(k)), h("dd", {}, typeof v === "number" ? formatNumber(v) : shownName(v))]),
       );
       const button = h(
         "button",
@@ -1318,8 +1343,8 @@ class App {
           attrs: { type: "button", "data-kind": w.kind, "data-component": w.component ?? "", title: "Show on the chart" },
         },
         h("span", { class: "detloss-badge" }, w.severity),
-        h("span", { class: "detloss-warning-message" }, w.message),
-        h("span", { class: "detloss-warning-where detloss-muted" }, where),
+        h("span", { class: "detloss-warning-message" }, shownName(w.message)),
+        h("span", { class: "detloss-warning-where detloss-muted" }, ...where),
         w.evidence.length ? evidence : null,
       );
       button.addEventListener("click", () => this.focusWarning(w));
@@ -1338,7 +1363,7 @@ class App {
       from: this.stepToX(w.startStep, b),
       to: this.stepToX(w.endStep, b),
       className: "detloss-range-focus",
-      label: w.message,
+      label: shownName(w.message),
     };
     this.focusRange = { chart: chartId, range };
     this.placeRanges();
@@ -1369,7 +1394,7 @@ class App {
           from: this.stepToX(w.startStep, b),
           to: this.stepToX(w.endStep, b),
           className: `detloss-range-${w.severity}`,
-          label: w.message,
+          label: shownName(w.message),
         };
         if (w.component === null) add("stack", r);
         else if (this.componentCharts.has(w.component)) add(`component:${w.component}`, r);
@@ -1419,7 +1444,7 @@ class App {
         this.routes.attribution = false;
         this.updateExplainButton();
       }
-      this.attributionBox.textContent = `Could not explain this range: ${messageOf(e)}`;
+      this.attributionBox.textContent = `Could not explain this range: ${shownName(messageOf(e))}`;
       return;
     }
     this.renderAttribution();
@@ -1449,7 +1474,7 @@ class App {
       const li = h(
         "li",
         { class: "detloss-waterfall-row", attrs: { "data-component": p.component } },
-        h("span", { class: "detloss-waterfall-name" }, p.component),
+        h("span", { class: "detloss-waterfall-name" }, nameElement(p.component)),
         h("span", { class: "detloss-waterfall-delta" }, formatSigned(p.delta)),
         h("span", { class: "detloss-waterfall-share detloss-muted" }, p.share === null ? "" : `(${formatPercent(p.share)})`),
         h("span", { class: "detloss-waterfall-track" }, bar),
@@ -1555,6 +1580,11 @@ class App {
       zoom: (range: [number, number] | null) => app.setZoom(range, null),
     };
   }
+}
+
+/** `items` with `sep` between them (nodes for append). */
+function joined(items: HTMLElement[], sep: string): (HTMLElement | string)[] {
+  return items.flatMap((x, i) => (i === 0 ? [x] : [sep, x]));
 }
 
 /** The width a chart drawn in `el` should have. */

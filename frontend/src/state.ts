@@ -160,7 +160,8 @@ export function decodeState(params: string): ViewState {
       default:
         if (key.startsWith("w.") && key.length > 2) {
           const v = Number(val);
-          if (val !== "" && Number.isFinite(v)) s.weights[key.slice(2)] = v;
+          // defineProperty: a component named "__proto__" is a key like any other.
+          if (val !== "" && Number.isFinite(v)) Object.defineProperty(s.weights, key.slice(2), { value: v, enumerable: true, writable: true, configurable: true });
         }
     }
   }

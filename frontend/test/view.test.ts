@@ -185,3 +185,41 @@ test("decodeAttribution decodes non-finite strings and parts", () => {
   assert.ok(Number.isNaN(a.totalTo!));
   assert.equal(a.loggedDelta, null);
 });
+
+test("URL state: components named __proto__, constructor, toString are names like any other", () => {
+  const s = defaultState();
+  s.run = "<img src=x onerror=alert(1)>";
+  s.hidden = ["__proto__", "a,b"];
+  s.weights = { ["__proto__"]: 3, constructor: 2, toString: 0.5, "\u202Eevil": 1 };
+  s.compare = ["hasOwnProperty", "x&y=z"];
+  const back = decodeState(encodeState(s));
+  assert.equal(back.run, s.run);
+  assert.deepEqual(back.hidden, s.hidden);
+  assert.deepEqual(back.compare, s.compare);
+  assert.deepEqual(Object.keys(back.weights).sort(), ["__proto__", "constructor", "toString", "\u202Eevil"].sort());
+  assert.equal(back.weights["__proto__"], 3);
+  assert.equal(Object.getPrototypeOf(back.weights), Object.prototype);
+  assert.equal(back.weights.constructor, 2);
+});
+
+test("names: control and format characters are shown as ⟨U+XXXX⟩, emoji joiners and RTL letters kept", async () => {
+  const { shownName, clippedName } = await import("../src/names");
+  assert.equal(shownName("invoice\u202Egnp.exe"), "invoice⟨U+202E⟩gnp.exe");
+  assert.equal(shownName("box\u200Bloss"), "box⟨U+200B⟩loss");
+  assert.equal(shownName("a\u200Db\uFEFFc\u00AD"), "a⟨U+200D⟩b⟨U+FEFF⟩c⟨U+00AD⟩");
+  assert.equal(shownName("tab\there\r\n\u2028\x07\x7F"), "tab⟨U+0009⟩here⟨U+000D⟩⟨U+000A⟩⟨U+2028⟩⟨U+0007⟩⟨U+007F⟩");
+  const family = "\u{1F468}\u200D\u{1F469}\u200D\u{1F467} \u{1F44D}\u{1F3FD}";
+  assert.equal(shownName(family), family);
+  assert.equal(shownName("\u05d4\u05e4\u05e1\u05d3 <script>"), "\u05d4\u05e4\u05e1\u05d3 <script>");
+  assert.equal(clippedName("x".repeat(10_000)).length, 120);
+  assert.ok(clippedName("x".repeat(10_000)).endsWith("…"));
+  // Cut on code points: an astral character is never split in half.
+  assert.equal(Array.from(clippedName("\u{1F525}".repeat(200), 10)).length, 10);
+  assert.equal(clippedName("\u{1F525}".repeat(200), 10), "\u{1F525}".repeat(9) + "…");
+});
+
+test("xmlEscape: what XML 1.0 forbids is replaced, markup escaped", () => {
+  assert.equal(xmlEscape("a\x07b\x00c\uFFFE\uD800d\tok"), "a\uFFFDb\uFFFDc\uFFFD\uFFFDd\tok");
+  assert.equal(xmlEscape("<svg onload='x'>&amp;"), "&lt;svg onload=&apos;x&apos;&gt;&amp;amp;");
+  assert.equal(xmlEscape("\u{1F525}"), "\u{1F525}");
+});
