@@ -331,10 +331,11 @@ def tensorboard(request, corpus):
     f = tb.figures
     print("\n[xss] load_fast=%s: %d payloads, %d placements (%d distinct names, %d series, %d runs,"
           " longest run name %s characters); %d views, %d name texts compared, %d exports checked;"
-          " nothing executed\n[xss] views: %s"
+          " nothing executed; downloads clicked twice: %d\n[xss] views: %s"
           % (f["loader"], FIGURES["payloads"], FIGURES["placements"], FIGURES["distinct names"],
              FIGURES["series"], FIGURES["runs"], FIGURES.get("longest run name"), len(f["views"]),
-             f["texts"], f["exports"], ", ".join(sorted(f["views"]))))
+             f["texts"], f["exports"], f.get("download retries", 0),
+             ", ".join(sorted(f["views"]))))
     tb.stop()
 
 
@@ -436,12 +437,23 @@ class Tab:
         return labels
 
     def download(self, locator):
-        try:
-            with self.page.expect_download() as d:
-                locator.click()
-        except Exception:
-            raise AssertionError("no download; error box: %r; console: %r" % (self.js.evaluate(
-                "() => document.querySelector('#detloss-error').textContent"), self.errors))
+        # Headless Chromium now and then starts no download for a click on an <a download>
+        # in the tab's iframe after a dozen downloads in a row (≈ 1 run in 2 here; never with
+        # Playwright's network events enabled, and the server answers the same URL with 200):
+        # one more click after 10 s, counted in the figures.
+        for attempt in range(2):
+            try:
+                with self.page.expect_download(timeout=10_000 if attempt == 0 else 30_000) as d:
+                    locator.click()
+                break
+            except Exception:
+                if attempt == 1:
+                    raise AssertionError("no download; error box: %r; console: %r" % (
+                        self.js.evaluate(
+                            "() => document.querySelector('#detloss-error').textContent"),
+                        self.errors))
+                self.tb.figures["download retries"] = self.tb.figures.get(
+                    "download retries", 0) + 1
         with open(d.value.path(), "rb") as f:
             return d.value.suggested_filename, f.read()
 

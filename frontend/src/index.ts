@@ -167,6 +167,8 @@ class App {
     "Reset zoom",
   );
   private readonly exportBox = h("div", { id: "detloss-export", class: "detloss-export" });
+  /** What the export links were made for (run, loss name, splits). */
+  private exportKey = "";
 
   // -- view --
   private readonly title = h("h1", { id: "detloss-title", class: "detloss-title" });
@@ -807,10 +809,15 @@ class App {
 
   private renderExportLinks(): void {
     const l = this.loaded;
+    const splits = l ? Array.from(new Set([l.stackSplit, ...l.pair])) : [];
+    // Unchanged links are left in place: a reload or a refine redraws the charts, and a link
+    // replaced under the pointer would swallow the click that was about to download it.
+    const key = l ? JSON.stringify([l.run, l.name, splits]) : "";
+    if (key === this.exportKey && key !== "") return;
+    this.exportKey = key;
     clear(this.exportBox);
     if (!l) return;
     const links: HTMLElement[] = [];
-    const splits = Array.from(new Set([l.stackSplit, ...l.pair]));
     for (const split of splits) {
       for (const format of ["csv", "json"] as const) {
         const a = h(
