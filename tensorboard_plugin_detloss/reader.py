@@ -276,13 +276,16 @@ class BreakdownCache:
     """Breakdowns already read, reused while TensorBoard reports the same data for them.
 
     Keyed by (experiment, SeriesKey); valid while the series' fingerprint (its tags' max step
-    and max wall time, from the listing) is unchanged. Holds at most `max_entries` breakdowns,
-    least recently used out first; a breakdown's memory is ~ (2·K + 3) · 8 bytes per step.
+    and max wall time, from the listing) is unchanged. Holds at most `max_entries` breakdowns
+    and `max_bytes` of arrays, least recently used out first (the latest one is always kept,
+    whatever its size); a breakdown's memory is ~ (2·K + 3) · 8 bytes per step.
     """
 
-    def __init__(self, max_entries=256):
+    def __init__(self, max_entries=256, max_bytes=256 << 20):
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
         self._entries = collections.OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
@@ -299,21 +302,29 @@ class BreakdownCache:
     def put(self, experiment_id, key, fingerprint, breakdown):
         if fingerprint is None:
             return
+        size = _nbytes(breakdown)
         with self._lock:
-            self._entries[(experiment_id, key)] = (fingerprint, breakdown)
-            self._entries.move_to_end((experiment_id, key))
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            old = self._entries.pop((experiment_id, key), None)
+            if old is not None:
+                self._bytes -= old[2]
+            self._entries[(experiment_id, key)] = (fingerprint, breakdown, size)
+            self._bytes += size
+            while len(self._entries) > 1 and (len(self._entries) > self.max_entries
+                                               or self._bytes > self.max_bytes):
+                self._bytes -= self._entries.popitem(last=False)[1][2]
 
     def nbytes(self):
-        total = 0
         with self._lock:
-            entries = list(self._entries.values())
-        for _, b in entries:
-            total += b.steps.nbytes + b.wall_times.nbytes
-            for d in (b.values, b.weights, b.present):
-                total += sum(a.nbytes for a in d.values())
-        return total
+            return self._bytes
+
+
+def _nbytes(b):
+    total = b.steps.nbytes + b.wall_times.nbytes
+    for d in (b.values, b.weights, b.present):
+        total += sum(a.nbytes for a in d.values())
+    for a in (b.total, b.total_present):
+        total += 0 if a is None else a.nbytes
+    return total
 
 
 def read_breakdowns(data_provider, ctx, experiment_id, keys, series, cache=None):
