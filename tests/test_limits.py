@@ -434,3 +434,140 @@ def test_memory_is_bounded_over_repeated_requests(server):
     print("[limits] load_fast=%s RSS after warm-up -> after all repeats: %.1f -> %.1f MB" % (
         server.tb.load_fast, start, server.rss_mb()))
     assert all(g < RSS_GROWTH_LIMIT_MB for _, g in growth), growth
+
+
+# -- the tab in Chromium ------------------------------------------------------------------------
+
+_CLICK_AND_WAIT = """async ([run, selector, count, text]) => {
+  const t0 = performance.now();
+  const button = Array.from(document.querySelectorAll('.detloss-run'))
+    .find(b => b.getAttribute('data-run') === run);
+  button.click();
+  const done = () => document.querySelector('#detloss-title')?.textContent === run &&
+    document.querySelectorAll(selector).length >= count &&
+    (!text || (document.querySelector('#detloss-stack-caption')?.textContent ?? '').includes(text));
+  while (!done()) {
+    if (performance.now() - t0 > 120000) throw new Error('not drawn: ' + run);
+    await new Promise(r => requestAnimationFrame(r));
+  }
+  const drawn = performance.now() - t0;
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  return {drawn, settled: performance.now() - t0};
+}"""
+
+_LAYOUT = """() => {
+  const box = s => { const all = Array.from(document.querySelectorAll(s)).filter(e => e.offsetParent);
+                     if (!all.length) return null;
+                     const rs = all.map(e => e.getBoundingClientRect());
+                     return {n: all.length, w: Math.max(...rs.map(r => r.width)),
+                             h: Math.max(...rs.map(r => r.height))}; };
+  const el = document.scrollingElement || document.documentElement;
+  return {pageWidth: el.scrollWidth, viewWidth: el.clientWidth,
+          title: box('#detloss-title'), subtitle: box('#detloss-subtitle'),
+          runName: box('.detloss-run-name'), componentName: box('.detloss-component-name'),
+          legendItem: box('.detloss-legend-item'), whatIfName: box('.detloss-whatif-name'),
+          select: box('select.detloss-input'),
+          rightmost: Math.max(...Array.from(document.querySelectorAll('.detloss *'))
+                              .filter(e => e.offsetParent)
+                              .map(e => e.getBoundingClientRect().right)),
+          widest: Array.from(document.querySelectorAll('.detloss *')).filter(e => e.offsetParent)
+                  .filter(e => e.getBoundingClientRect().right > el.clientWidth + 1).slice(0, 3)
+                  .map(e => e.tagName + '.' + e.className + ' in ' + e.parentElement.className)};
+}"""
+
+
+def _tab(browser, tb):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.on("dialog", lambda d: (errors.append("dialog: " + d.message), d.dismiss()))
+    return page, errors
+
+
+def test_tab_at_the_limits(browser, server):
+    tb, lf = server.tb, server.tb.load_fast
+    page, errors = _tab(browser, tb)
+    try:
+        t = time.perf_counter()
+        page.goto(tb.url + "/#detloss")
+        page.wait_for_selector("iframe", timeout=60_000)
+        frame = page.frame_locator("iframe").first
+        frame.locator("#detloss-run-count", has_text="%d runs" % (SMALL_RUNS + 4)).wait_for(
+            timeout=60_000)
+        frame.locator("#detloss-stack canvas").first.wait_for(timeout=60_000)
+        opened = time.perf_counter() - t
+        js = page.locator("iframe").first.element_handle().content_frame()
+        assert frame.locator(".detloss-run").count() == SMALL_RUNS + 4
+        marks = js.evaluate("() => Object.fromEntries(performance.getEntriesByType('mark')"
+                            ".map(m => [m.name, Math.round(m.startTime)]))")
+        print("\n[limits] load_fast=%s tab: %d runs listed and the first run drawn in %.2f s "
+              "(marks, ms from the iframe's start: %s)" % (lf, SMALL_RUNS + 4, opened, marks))
+
+        # The filter: typed into, the list narrows at once.
+        took = js.evaluate("""() => { const i = document.querySelector('#detloss-filter');
+            const t0 = performance.now(); i.value = 'r09';
+            i.dispatchEvent(new Event('input', {bubbles: true}));
+            return performance.now() - t0; }""")
+        assert frame.locator("#detloss-run-count").inner_text() == "100 of %d runs" % (
+            SMALL_RUNS + 4)
+        assert frame.locator(".detloss-run-item:not([hidden])").count() == 100
+        took_clear = js.evaluate("""() => { const i = document.querySelector('#detloss-filter');
+            const t0 = performance.now(); i.value = '';
+            i.dispatchEvent(new Event('input', {bubbles: true}));
+            return performance.now() - t0; }""")
+        print("[limits] load_fast=%s tab: filter of %d runs %.1f ms, cleared %.1f ms" % (
+            lf, SMALL_RUNS + 4, took, took_clear))
+
+        # The 1M-step run: downsampled, and the caption says how many steps of how many.
+        times = js.evaluate(_CLICK_AND_WAIT, ["long", "#detloss-stack canvas", 1,
+                                              "1,000,000 steps"])
+        caption = frame.locator("#detloss-stack-caption").inner_text()
+        # "(train, 1,000,000 steps, 477 drawn)"
+        assert caption.startswith("(train, 1,000,000 steps, ") and " drawn" in caption, caption
+        shown = int(caption.split(", ")[2].split(" drawn")[0].replace(",", ""))
+        assert 2 <= shown <= 4000, caption
+        print("[limits] load_fast=%s tab: long (1,000,000 steps) drawn in %.0f ms, settled %.0f "
+              "ms; caption %r" % (lf, times["drawn"], times["settled"], caption))
+
+        # 200 components: every small multiple is there; count what was drawn.
+        times = js.evaluate(_CLICK_AND_WAIT, ["wide", ".detloss-component-chart", WIDE_COMPONENTS,
+                                              "5,000 steps"])
+        cells = frame.locator(".detloss-component-chart")
+        assert cells.count() == WIDE_COMPONENTS
+        canvases = frame.locator(".detloss-component-chart canvas").count()
+        print("[limits] load_fast=%s tab: wide (200 components x 5,000 steps) drawn in %.0f ms, "
+              "settled %.0f ms; %d component canvases on the page" % (
+                  lf, times["drawn"], times["settled"], canvases))
+        cells.nth(WIDE_COMPONENTS - 1).scroll_into_view_if_needed()
+        frame.locator('.detloss-component-chart[data-component="c199"] canvas').first.wait_for(
+            timeout=30_000)
+
+        # 10,000-character names: the layout holds (no horizontal scrolling, short headings).
+        for run in ("long_names", DEEP_RUN):
+            js.evaluate(_CLICK_AND_WAIT, [run, ".detloss-component-chart canvas", 1, ""])
+            # The warnings (which name the component) arrive after the charts.
+            frame.locator("#detloss-warnings-caption", has_text="(").wait_for(timeout=60_000)
+            js.evaluate("() => new Promise(r => requestAnimationFrame(() => "
+                        "requestAnimationFrame(r)))")
+            layout = js.evaluate(_LAYOUT)
+            print("[limits] load_fast=%s tab: layout with %s: %s" % (
+                lf, run[:12] + "…", json.dumps(layout)))
+            assert layout["pageWidth"] <= layout["viewWidth"] + 1, layout
+            assert layout["rightmost"] <= layout["viewWidth"] + 1, layout
+            for part in ("title", "subtitle", "runName", "componentName", "legendItem",
+                         "whatIfName"):
+                assert layout[part] is not None and layout[part]["h"] <= 60, (part, layout)
+            assert frame.locator("#detloss-title").get_attribute("title") == run
+        page.screenshot(path=os.path.join(_artifacts(), "limits-long-names-%s.png" % (
+            "fast" if lf else "mux")))
+        assert errors == []
+    finally:
+        page.close()
+
+
+def _artifacts():
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "test-artifacts")
+    os.makedirs(path, exist_ok=True)
+    return path

@@ -579,7 +579,7 @@ class App {
       const button = h(
         "button",
         { class: "detloss-run", attrs: { type: "button", "data-run": g.run, "aria-pressed": "false", title: g.run } },
-        h("span", { class: "detloss-run-name" }, swatch, g.run),
+        h("span", { class: "detloss-run-name" }, swatch, h("span", { class: "detloss-clamp" }, g.run)),
         h("span", { class: "detloss-run-meta" }, meta),
       );
       button.addEventListener("click", () => {
@@ -729,8 +729,8 @@ class App {
     for (const s of splits) this.splitSelect.add(new Option(s, s, false, s === stackSplit));
     this.splitSelect.value = stackSplit;
     this.view.hidden = false;
-    this.title.textContent = run;
-    this.subtitle.textContent = `loss: ${name} · splits: ${splits.join(", ")}`;
+    this.title.textContent = this.title.title = run;
+    this.subtitle.textContent = this.subtitle.title = `loss: ${name} · splits: ${splits.join(", ")}`;
     this.renderExportLinks();
     this.schedule("stack", "components", "legend", "whatif", "warnings", "compare");
     // Diagnostics read every step on the server: asked for once the charts are on screen.
@@ -895,7 +895,7 @@ class App {
         "button",
         {
           class: "detloss-legend-item",
-          attrs: { type: "button", "data-component": c, "aria-pressed": hidden.has(c) ? "false" : "true", title: "Hide or show" },
+          attrs: { type: "button", "data-component": c, "aria-pressed": hidden.has(c) ? "false" : "true", title: `Hide or show ${c}` },
         },
         sw,
         c,
@@ -1067,7 +1067,7 @@ class App {
             "h3",
             { class: "detloss-component-title" },
             swatch,
-            h("span", { class: "detloss-component-name" }, c),
+            h("span", { class: "detloss-component-name detloss-clamp", attrs: { title: c } }, c),
             missing.length ? h("span", { class: "detloss-caption" }, ` (not in ${missing.join(", ")})`) : null,
           ),
           this.chartExportButtons(`component:${c}`),
@@ -1190,7 +1190,7 @@ class App {
       series.push(spec);
       const sw = h("span", { class: "detloss-swatch", attrs: { "aria-hidden": "true" } });
       sw.style.backgroundColor = color;
-      this.compareLegend.appendChild(h("span", { class: "detloss-legend-item", attrs: { "data-run": line.run } }, sw, line.run));
+      this.compareLegend.appendChild(h("span", { class: "detloss-legend-item", attrs: { "data-run": line.run, title: line.run } }, sw, line.run));
     }
     this.compareChart = this.makeChart(this.compareBox, {
       id: "compare",
@@ -1254,7 +1254,7 @@ class App {
       const row = h(
         "div",
         { class: "detloss-whatif-row", attrs: { "data-component": c } },
-        h("span", { class: "detloss-whatif-name" }, sw, c),
+        h("span", { class: "detloss-whatif-name", attrs: { title: c } }, sw, h("span", { class: "detloss-clamp" }, c)),
         h("span", { class: "detloss-muted detloss-small" }, loggedText),
         range,
         number,
