@@ -372,6 +372,11 @@ def test_long_names_round_trip_through_every_route(server):
     status, _, raw = server.timed("breakdown unknown 10,000-char loss", BASE + "/breakdown?" + q(
         run="long_names", split="train", name=LONG_NAME[:-1] + "?"))
     assert status == 404 and "has no loss named" in raw.decode()
+    # A name whose percent-encoding passes 64 KB (10,000 CJK characters: 90 KB) cannot be put
+    # in a URL: TensorBoard's HTTP server answers 414 before the plugin (docs/RELIABILITY.md).
+    status, _, raw = server.timed("breakdown 10,000 CJK chars (90 KB URL)", BASE + "/breakdown?"
+                                  + q(run="long_names", split="train", name="名" * 10_000))
+    assert status == 414
     status, _, raw = server.timed("breakdown 10,039-char run (over PATH_MAX)",
                                   BASE + "/breakdown?" + q(run=UNREADABLE_RUN, split="train"))
     assert status == 404 and UNREADABLE_RUN in raw.decode()
