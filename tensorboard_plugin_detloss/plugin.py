@@ -479,9 +479,11 @@ def _column(array, present):
     return [v if p else None for v, p in zip(array.tolist(), present.tolist())]
 
 
-# Full data is streamed: rows are encoded _CHUNK_ROWS at a time and sent in pieces of about
-# _CHUNK_BYTES, so an answer of any length holds one chunk of text, never the whole answer.
+# Full data is streamed: a JSON column _CHUNK_ROWS steps at a time, CSV about _CHUNK_CELLS
+# cells at a time, sent in pieces of about _CHUNK_BYTES: an answer of any length holds one
+# chunk, never the whole answer.
 _CHUNK_ROWS = 1 << 15
+_CHUNK_CELLS = 1 << 18
 _CHUNK_BYTES = 1 << 18
 
 
@@ -587,8 +589,9 @@ def csv_chunks(breakdown):
     header.append("total")
     w.writerow(header)
     n = len(b.steps)
-    for i in range(0, n, _CHUNK_ROWS):
-        j = min(n, i + _CHUNK_ROWS)
+    rows = max(1, _CHUNK_CELLS // len(header))
+    for i in range(0, n, rows):
+        j = min(n, i + rows)
         columns = []
         for c in b.components:
             columns += [_column(b.values[c][i:j], b.present[c][i:j]),
