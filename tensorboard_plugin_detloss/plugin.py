@@ -3,8 +3,8 @@
 Routes (under /data/plugin/detloss/, documented in docs/API.md):
   GET  runs                one object per (run, loss name, split), native or imported
   GET  profiles            the import profiles in force and the override file's status
-  GET  breakdown           one breakdown, as JSON or (format=csv) CSV
-  POST breakdown_multirun  one split of many runs, from one data-provider read
+  GET  breakdown           one breakdown, as JSON or (format=csv) CSV, streamed
+  POST breakdown_multirun  one split of many runs, from one data-provider read, streamed
   GET  warnings            the diagnostics of one loss of a run (every split, every step)
   GET  attribution         what moved the total between two steps, by component
   GET  index.js            the frontend bundle
@@ -19,6 +19,7 @@ import mimetypes
 import os
 import threading
 import time
+import zlib
 
 from tensorboard import errors, plugin_util
 from tensorboard.backend import http_util, json_util
@@ -246,8 +247,8 @@ class DetlossPlugin(base_plugin.TBPlugin):
             return _error(request, str(e), e.http_code)
         breakdown = _for_display(breakdown, max_points)
         if fmt == "csv":
-            return http_util.Respond(request, to_csv(breakdown), "text/csv")
-        return http_util.Respond(request, to_json(breakdown), "application/json")
+            return _streamed(request, csv_chunks(breakdown), "text/csv; charset=utf-8")
+        return _streamed(request, json_chunks(breakdown), "application/json")
 
     @_application
     def _serve_breakdown_multirun(self, request):
@@ -288,33 +289,65 @@ class DetlossPlugin(base_plugin.TBPlugin):
                     keys.append(_resolve(series, run, split, name))
                 except errors.NotFoundError:
                     continue  # this run does not log that split/name: leave it out
+            if max_points is None:
+                # The first batch is read here, so that a read that fails is a 4xx answer.
+                batches = reader.read_batches(keys, series)
+                first = reader.read_breakdowns(self._data_provider, ctx, experiment,
+                                               next(batches, []), series, cache=self._breakdowns)
+                keys_left = [k for b in batches for k in b]
+                first = (first, keys_left)
             encoded = {}
-            for key in keys:
+            for key in keys if max_points is not None else ():
                 hit = self._displays.get(experiment, (key, max_points), series[key].fingerprint)
                 if hit is None:
                     display = self._display(experiment, key, series, max_points)
                     if display is not None:
-                        hit = _encode(to_json(display))
+                        hit = "".join(json_chunks(display))
                         self._displays.put(experiment, (key, max_points),
                                            series[key].fingerprint, hit)
                 if hit is not None:
                     encoded[key] = hit
-            missing = [k for k in keys if k not in encoded]
+            missing = [k for k in keys if k not in encoded] if max_points is not None else []
             # Batch by batch, so that the full breakdowns of one batch at most are held.
             for batch in reader.read_batches(missing, series):
                 breakdowns = reader.read_breakdowns(self._data_provider, ctx, experiment, batch,
                                                     series, cache=self._breakdowns)
                 for key, b in breakdowns.items():
-                    encoded[key] = _encode(to_json(_for_display(b, max_points)))
+                    encoded[key] = "".join(json_chunks(_for_display(b, max_points)))
                     self._displays.put(experiment, (key, max_points), series[key].fingerprint,
                                        encoded[key])
                 del breakdowns
         except errors.PublicError as e:
             return _error(request, str(e), e.http_code)
-        body = "{%s}" % ", ".join("%s: %s" % (_encode(key.run), encoded[key])
-                                  for key in keys if key in encoded)
-        return http_util.Respond(request, body, "application/json")
+        if max_points is None:  # every step: streamed, read batch by batch
+            return _streamed(request, self._full_multirun_chunks(
+                ctx, experiment, series, keys, first), "application/json")
+        return _streamed(request, _joined(keys, encoded), "application/json")
 
+
+    def _full_multirun_chunks(self, ctx, experiment, series, keys, first):
+        """`{run: breakdown JSON}` of every step of `keys`: the first batch already read, the
+        others read as the answer is sent (one batch of breakdowns in memory at a time)."""
+        breakdowns, keys_left = first
+        yield "{"
+        sent = 0
+        while True:
+            for key in keys:
+                if key in breakdowns:
+                    yield "%s%s: " % (", " if sent else "", json.dumps(key.run))
+                    yield from json_chunks(breakdowns[key])
+                    sent += 1
+            if not keys_left:
+                break
+            batch = next(reader.read_batches(keys_left, series))
+            keys_left = keys_left[len(batch):]
+            try:
+                breakdowns = reader.read_breakdowns(self._data_provider, ctx, experiment, batch,
+                                                    series, cache=self._breakdowns)
+            except errors.PublicError as e:  # the answer has started: say so in the log
+                logger.error("detloss: breakdown_multirun stopped: %s", e)
+                return
+        yield "}"
 
     @_application
     def _serve_warnings(self, request):
@@ -602,26 +635,100 @@ def _column(array, present):
     return [v if p else None for v, p in zip(array.tolist(), present.tolist())]
 
 
-def to_json(breakdown):
+# Full data is streamed: a JSON column _CHUNK_ROWS steps at a time, CSV about _CHUNK_CELLS
+# cells at a time, sent in pieces of about _CHUNK_BYTES: an answer of any length holds one
+# chunk, never the whole answer.
+_CHUNK_ROWS = 1 << 15
+_CHUNK_CELLS = 1 << 18
+_CHUNK_BYTES = 1 << 18
+
+
+def _streamed(request, chunks, content_type):
+    """A streamed 200 answer of the str `chunks` (UTF-8; gzip, level 3 as TensorBoard's own
+    `Respond`, if the client accepts it), with Respond's nosniff and no-cache headers."""
+    gzip_ok = request.accept_encodings["gzip"] > 0
+
+    def body():
+        gz = zlib.compressobj(3, zlib.DEFLATED, 31) if gzip_ok else None
+        pending, size = [], 0
+        for text in chunks:
+            pending.append(text)
+            size += len(text)
+            if size >= _CHUNK_BYTES:
+                data = "".join(pending).encode("utf-8")
+                pending, size = [], 0
+                data = gz.compress(data) if gz else data
+                if data:
+                    yield data
+        data = "".join(pending).encode("utf-8")
+        yield gz.compress(data) + gz.flush() if gz else data
+
+    headers = [("X-Content-Type-Options", "nosniff"), ("Expires", "0"),
+               ("Cache-Control", "no-cache, must-revalidate")]
+    if gzip_ok:
+        headers.append(("Content-Encoding", "gzip"))
+    return wrappers.Response(body(), status=200, headers=headers, content_type=content_type)
+
+
+def _json_array(n, rows):
+    """A JSON array of n items, `rows(i, j)` giving the list of items i..j-1; non-finite
+    numbers as the strings "NaN", "Infinity", "-Infinity" (as TensorBoard's JSON)."""
+    yield "["
+    for i in range(0, n, _CHUNK_ROWS):
+        items = rows(i, min(n, i + _CHUNK_ROWS))
+        try:
+            text = json.dumps(items, allow_nan=False)
+        except ValueError:
+            text = json.dumps(json_util.Cleanse(items))
+        yield (", " if i else "") + text[1:-1]
+    yield "]"
+
+
+def _column_rows(array, present):
+    return lambda i, j: _column(array[i:j], present[i:j])
+
+
+def json_chunks(breakdown):
+    """The breakdown's JSON object (docs/API.md), as str chunks."""
     b = breakdown
-    return {
-        "run": b.key.run,
-        "name": b.key.name,
-        "split": b.key.split,
-        "components": list(b.components),
-        "steps": b.steps.tolist(),
-        "wall_times": b.wall_times.tolist(),
-        "values": {c: _column(b.values[c], b.present[c]) for c in b.components},
-        "weights": {c: _column(b.weights[c], b.present[c]) for c in b.components},
-        "total": None if b.total is None else _column(b.total, b.total_present),
-        "num_steps": b.num_steps,
-        **({"notes": list(b.notes)} if b.notes else {}),
-    }
+    n = len(b.steps)
+    yield "{%s, " % json.dumps({"run": b.key.run, "name": b.key.name, "split": b.key.split,
+                                "components": list(b.components)})[1:-1]
+    yield '"steps": '
+    yield from _json_array(n, lambda i, j: b.steps[i:j].tolist())
+    yield ', "wall_times": '
+    yield from _json_array(n, lambda i, j: b.wall_times[i:j].tolist())
+    for field, columns in (("values", b.values), ("weights", b.weights)):
+        yield ', "%s": {' % field
+        for k, c in enumerate(b.components):
+            yield "%s%s: " % (", " if k else "", json.dumps(c))
+            yield from _json_array(n, _column_rows(columns[c], b.present[c]))
+        yield "}"
+    yield ', "total": '
+    if b.total is None:
+        yield "null"
+    else:
+        yield from _json_array(n, _column_rows(b.total, b.total_present))
+    yield ', "num_steps": %d, "downsampled": %s' % (b.num_steps, json.dumps(n < b.num_steps))
+    if b.notes:
+        yield ', "notes": %s' % json.dumps(list(b.notes))
+    yield "}"
 
 
-def _encode(value):
-    """JSON text as `http_util.Respond` writes it (NaN and ±Infinity as strings)."""
-    return json.dumps(json_util.Cleanse(value))
+def _joined(keys, encoded):
+    """`{run: breakdown JSON}` from each run's JSON text."""
+    yield "{"
+    sent = 0
+    for key in keys:
+        if key in encoded:
+            yield "%s%s: %s" % (", " if sent else "", json.dumps(key.run), encoded[key])
+            sent += 1
+    yield "}"
+
+
+def to_json(breakdown):
+    """The breakdown's JSON object, parsed (for tests and tools; the routes stream it)."""
+    return json.loads("".join(json_chunks(breakdown)))
 
 
 def _csv_text(s):
@@ -635,7 +742,7 @@ def _csv_text(s):
     return s
 
 
-def to_csv(breakdown):
+def csv_chunks(breakdown):
     """step, wall_time, then value and weight per component, then total (empty = absent)."""
     b = breakdown
     out = io.StringIO()
@@ -645,12 +752,24 @@ def to_csv(breakdown):
         header += [_csv_text("%s value" % c), _csv_text("%s weight" % c)]
     header.append("total")
     out.write(",".join(header) + "\n")  # cells quoted by _csv_text
-    columns = []
-    for c in b.components:
-        columns += [_column(b.values[c], b.present[c]), _column(b.weights[c], b.present[c])]
-    columns.append(
-        _column(b.total, b.total_present) if b.total is not None else [None] * len(b.steps)
-    )
-    for i, (step, wall) in enumerate(zip(b.steps.tolist(), b.wall_times.tolist())):
-        w.writerow([step, repr(wall)] + ["" if col[i] is None else repr(col[i]) for col in columns])
-    return out.getvalue()
+    n = len(b.steps)
+    rows = max(1, _CHUNK_CELLS // len(header))
+    for i in range(0, n, rows):
+        j = min(n, i + rows)
+        columns = []
+        for c in b.components:
+            columns += [_column(b.values[c][i:j], b.present[c][i:j]),
+                        _column(b.weights[c][i:j], b.present[c][i:j])]
+        columns.append(_column(b.total[i:j], b.total_present[i:j])
+                       if b.total is not None else [None] * (j - i))
+        for r, (step, wall) in enumerate(zip(b.steps[i:j].tolist(), b.wall_times[i:j].tolist())):
+            w.writerow([step, repr(wall)]
+                       + ["" if col[r] is None else repr(col[r]) for col in columns])
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+    yield out.getvalue()
+
+
+def to_csv(breakdown):
+    return "".join(csv_chunks(breakdown))

@@ -377,3 +377,24 @@ def test_listing_the_runs_reads_ahead_so_first_requests_read_nothing(tmp_path, m
     again = json.loads(client.get(
         "/data/plugin/detloss/breakdown?run=run0&split=train&max_points=500").get_data())
     assert again["num_steps"] == 6100
+def test_breakdown_cache_is_bounded_in_bytes_and_keeps_the_latest():
+    b, _ = _long_breakdown()  # 2 components, 10,000 steps
+    # steps, wall times, 2 × (values, weights), and one presence array the components share
+    # (one writer, every component at every step).
+    size = (8 + 8 + 2 * (8 + 8) + 1) * len(b.steps)
+    assert reader.breakdown_nbytes(b) == size
+    cache = reader.BreakdownCache(max_entries=100, max_bytes=int(2.5 * size))
+    for i in range(5):
+        cache.put("", reader.SeriesKey("run%d" % i, "loss", "train"), (i,), b)
+    assert cache.nbytes() == 2 * size  # the two latest
+    assert cache.get("", reader.SeriesKey("run0", "loss", "train"), (0,)) is None
+    assert cache.get("", reader.SeriesKey("run4", "loss", "train"), (4,)) is b
+    tiny = reader.BreakdownCache(max_bytes=1)  # a breakdown over the budget is still kept alone
+    tiny.put("", KEY, (1,), b)
+    tiny.put("", KEY, (2,), b)
+    assert tiny.nbytes() == size and tiny.get("", KEY, (2,)) is b
+    # The plugin's routes serialise full data in chunks: the same text as one json.dumps.
+    text = "".join(plugin.json_chunks(b))
+    assert json.loads(text)["steps"] == list(range(10_000))
+    assert json.loads(text)["values"]["a"][7777] == "NaN"
+    assert json.loads(text)["downsampled"] is False

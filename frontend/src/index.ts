@@ -907,7 +907,7 @@ class App {
         "button",
         {
           class: "detloss-legend-item",
-          attrs: { type: "button", "data-component": c, "aria-pressed": hidden.has(c) ? "false" : "true", title: "Hide or show" },
+          attrs: { type: "button", "data-component": c, "aria-pressed": hidden.has(c) ? "false" : "true", title: `Hide or show ${c}` },
         },
         sw,
         nameElement(c),
