@@ -899,9 +899,13 @@ def _improving(signal, b0, b1, rel):
 _RATES = np.geomspace(0.2, 40.0, 32)
 
 
-def _exp_fits(t, y):
-    """Least-squares fits y ≈ a + b·exp(−r·t) over a grid of rates: (sse, a, b, r) of the best."""
-    e = np.exp(-np.outer(_RATES, t))
+def _exp_fits(t, y, e=None):
+    """Least-squares fits y ≈ a + b·exp(−r·t) over a grid of rates: (sse, a, b, r) of the best.
+
+    e: exp(−r·t) for every rate (rows) and t (columns), if already computed.
+    """
+    if e is None:
+        e = np.exp(-np.outer(_RATES, t))
     n = len(t)
     se, see, sy, sey = e.sum(1), (e * e).sum(1), y.sum(), e @ y
     det = n * see - se * se
@@ -930,10 +934,11 @@ def _stall_fit(signal):
     t = (first - first[0]) / max(1, first[-1] - first[0])
     per_bucket = float(np.median(signal.bucket_count)) * group
     var = max((1.2533 * signal.sigma) ** 2 / max(1.0, per_bucket), 1e-18)
-    smooth_sse = _exp_fits(t, level)[0]
+    e = np.exp(-np.outer(_RATES, t))  # every fit below uses a prefix of it
+    smooth_sse = _exp_fits(t, level, e)[0]
     best = None
     for j in range(int(0.1 * nb), int(0.75 * nb) + 1, max(1, nb // 40)):
-        sse_before, a, b, r = _exp_fits(t[:j], level[:j])
+        sse_before, a, b, r = _exp_fits(t[:j], level[:j], e[:, :j])
         after = level[j:]
         sse = sse_before + float(((after - after.mean()) ** 2).sum())
         if best is None or sse < best[0]:
