@@ -51,6 +51,51 @@ def _as_float64(arg, key, value):
     return tf.reshape(tf.cast(tensor, tf.float64), [])
 
 
+def _graph_number(arg, key, value):
+    """Inside tf.function: a float for a Python/numpy number, else a checked scalar tensor
+    (cast later, together with its neighbours: every op is paid on every call)."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    if not tf.is_tensor(value):
+        return _as_float64(arg, key, value)  # raises, or converts what it can
+    dtype = value.dtype
+    if not (dtype.is_floating or dtype.is_integer) or dtype == tf.bool:
+        raise TypeError("%s[%r] must be a real number, got dtype %s" % (arg, key, dtype.name))
+    if value.shape.rank is not None and value.shape.num_elements() not in (None, 1):
+        raise ValueError(
+            "%s[%r] must be a scalar, got shape %s" % (arg, key, value.shape.as_list())
+        )
+    return value
+
+
+def _row(parts):
+    """One float64 vector of `parts` (floats and scalar tensors) with as few ops as possible:
+    runs of floats become one constant, runs of same-dtype tensors one stack and one cast."""
+    segments = []
+    for part in parts:
+        # (DType == float is True for float32: compare names, not dtypes with Python types.)
+        kind = "python" if isinstance(part, float) else part.dtype.name
+        if segments and segments[-1][0] == kind:
+            segments[-1][1].append(part)
+        else:
+            segments.append((kind, [part]))
+    pieces = []
+    for kind, items in segments:
+        if kind == "python":
+            pieces.append(tf.constant(items, tf.float64))
+        else:
+            stacked = tf.stack(items)
+            if any(t.shape.rank != 0 for t in items):  # e.g. shape [1]: one number each
+                stacked = tf.reshape(stacked, [len(items)])
+            pieces.append(stacked if kind == "float64" else tf.cast(stacked, tf.float64))
+    return pieces[0] if len(pieces) == 1 else tf.concat(pieces, 0)
+
+
+if tf is not None:  # trace-time Python: AutoGraph must not rewrite it
+    _graph_number = tf.autograph.experimental.do_not_convert(_graph_number)
+    _row = tf.autograph.experimental.do_not_convert(_row)
+
+
 def _check_tf_step(step):
     if step is None or tf.is_tensor(step):
         if step is not None and not (step.dtype.is_integer):
@@ -78,12 +123,12 @@ def write(components, step, split, weights, total, name, writer):
     else:
         layout = _summary._layout(name, split, names, total is not None)
         order = layout.components
-        parts = [_as_float64("components", k, components[k]) for k in order]
         weights = weights or {}
-        parts += [_as_float64("weights", k, weights.get(k, 1.0)) for k in order]
+        parts = [_graph_number("components", k, components[k]) for k in order]
+        parts += [_graph_number("weights", k, weights.get(k, 1.0)) for k in order]
         if total is not None:
-            parts.append(_as_float64("total", "total", total))
-        make_tensor = lambda: tf.stack(parts)  # noqa: E731
+            parts.append(_graph_number("total", "total", total))
+        make_tensor = lambda: _row(parts)  # noqa: E731
     metadata = layout.summary_metadata().SerializeToString()
 
     def emit():
