@@ -115,6 +115,30 @@ def _timed(fn):
     return time.perf_counter() - start, result
 
 
+def _detloss_multirun(tb, names):
+    """(seconds, bytes) of the train and val `breakdown_multirun` of every run, for display."""
+    seconds, size = 0.0, 0
+    for split in ("train", "val"):
+        t, (status, _, body) = _timed(lambda: tb.request(
+            "/data/plugin/detloss/breakdown_multirun",
+            data=names + [("split", split), ("max_points", "2000")], timeout=600))
+        assert status == 200, body[:200]
+        seconds += t
+        size += len(body)
+    return seconds, size
+
+
+def _warnings_of_every_run(tb, names):
+    """Seconds of one `warnings` request per run (as the tab asks)."""
+    seconds = 0.0
+    for _, run in names:
+        t, (status, _, body) = _timed(lambda: tb.request(
+            "/data/plugin/detloss/warnings?run=" + run, timeout=600))
+        assert status == 200, body[:200]
+        seconds += t
+    return seconds
+
+
 def measure(detloss_dir, scalar_dir, runs, n, load_fast, repeats):
     out = {}
     tbs = {}
@@ -139,14 +163,7 @@ def measure(detloss_dir, scalar_dir, runs, n, load_fast, repeats):
     for _ in range(repeats):
         # Cold: a fresh plugin cache is not available without a restart; the first request
         # after loading is cold, the next ones warm (reported apart).
-        t_total, size = 0.0, 0
-        for split in ("train", "val"):
-            t, (status, _, body) = _timed(lambda: tbs["detloss"].request(
-                "/data/plugin/detloss/breakdown_multirun",
-                data=names + [("split", split), ("max_points", "2000")], timeout=600))
-            assert status == 200, body[:200]
-            t_total += t
-            size += len(body)
+        t_total, size = _detloss_multirun(tbs["detloss"], names)
         (detloss_times if not detloss_times else warm).append(t_total)
         detloss_bytes = size
         t_total, size = 0.0, 0
@@ -162,15 +179,7 @@ def measure(detloss_dir, scalar_dir, runs, n, load_fast, repeats):
         scalar_bytes = size
     # Diagnostics: the warnings of every run, one request each (the tab asks per run), cold
     # (breakdowns evicted or never read: a fresh TensorBoard) and once more after the reads.
-    warnings = []
-    for _ in range(2):
-        t_total = 0.0
-        for _, run in names:
-            t, (status, _, body) = _timed(lambda: tbs["detloss"].request(
-                "/data/plugin/detloss/warnings?run=" + run, timeout=600))
-            assert status == 200, body[:200]
-            t_total += t
-        warnings.append(t_total)
+    warnings = [_warnings_of_every_run(tbs["detloss"], names) for _ in range(2)]
     warm_rss = _rss_mb(tbs["detloss"].process.pid)
     # As the tab does it: list the runs first. The plugin then reads every series ahead in the
     # background; given that time (3 × the cold request, at least 5 s), the first comparison
@@ -183,19 +192,8 @@ def measure(detloss_dir, scalar_dir, runs, n, load_fast, repeats):
     assert status == 200, body[:200]
     ahead_wait = max(5.0, 3 * detloss_times[0])
     time.sleep(ahead_wait)
-    t_total = 0.0
-    for split in ("train", "val"):
-        t, (status, _, body) = _timed(lambda: tbs["detloss"].request(
-            "/data/plugin/detloss/breakdown_multirun",
-            data=names + [("split", split), ("max_points", "2000")], timeout=600))
-        assert status == 200, body[:200]
-        t_total += t
-    ahead_warnings = 0.0
-    for _, run in names:
-        t, (status, _, body) = _timed(lambda: tbs["detloss"].request(
-            "/data/plugin/detloss/warnings?run=" + run, timeout=600))
-        assert status == 200, body[:200]
-        ahead_warnings += t
+    t_total, _ = _detloss_multirun(tbs["detloss"], names)
+    ahead_warnings = _warnings_of_every_run(tbs["detloss"], names)
     out.update({"ahead": t_total, "ahead warnings": ahead_warnings, "ahead wait": ahead_wait,
                 "rss ahead": _rss_mb(tbs["detloss"].process.pid)})
     for tb in tbs.values():

@@ -41,6 +41,11 @@ def _as_float64(arg, key, value):
         tensor = tf.convert_to_tensor(value)
     except (TypeError, ValueError) as e:
         raise TypeError("%s[%r] must be a number, got %s" % (arg, key, type(value).__name__)) from e
+    return tf.reshape(tf.cast(_checked_scalar(arg, key, tensor), tf.float64), [])
+
+
+def _checked_scalar(arg, key, tensor):
+    """`tensor`, if it holds one real number (TypeError/ValueError naming it otherwise)."""
     dtype = tensor.dtype
     if not (dtype.is_floating or dtype.is_integer) or dtype == tf.bool:
         raise TypeError("%s[%r] must be a real number, got dtype %s" % (arg, key, dtype.name))
@@ -48,7 +53,7 @@ def _as_float64(arg, key, value):
         raise ValueError(
             "%s[%r] must be a scalar, got shape %s" % (arg, key, tensor.shape.as_list())
         )
-    return tf.reshape(tf.cast(tensor, tf.float64), [])
+    return tensor
 
 
 def _graph_number(arg, key, value):
@@ -58,14 +63,7 @@ def _graph_number(arg, key, value):
         return float(value)
     if not tf.is_tensor(value):
         return _as_float64(arg, key, value)  # raises, or converts what it can
-    dtype = value.dtype
-    if not (dtype.is_floating or dtype.is_integer) or dtype == tf.bool:
-        raise TypeError("%s[%r] must be a real number, got dtype %s" % (arg, key, dtype.name))
-    if value.shape.rank is not None and value.shape.num_elements() not in (None, 1):
-        raise ValueError(
-            "%s[%r] must be a scalar, got shape %s" % (arg, key, value.shape.as_list())
-        )
-    return value
+    return _checked_scalar(arg, key, value)
 
 
 def _row(parts):
