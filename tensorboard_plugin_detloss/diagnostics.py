@@ -168,7 +168,6 @@ class _SeriesState:
         self.level = np.zeros(0)
         self.local = np.zeros(0)
         self.bucket_first = np.zeros(0, np.int64)
-        self.bucket_last = np.zeros(0, np.int64)
         self.candidates = [np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0),
                            np.zeros(0, np.int64)]  # point index, step, value, bucket
 
@@ -199,7 +198,6 @@ class _SeriesState:
             self.level = np.concatenate((self.level, level))
             self.local = np.concatenate((self.local, local))
             self.bucket_first = np.concatenate((self.bucket_first, s[:full:k]))
-            self.bucket_last = np.concatenate((self.bucket_last, s[k - 1:full:k]))
             excess = yf.reshape(-1, k) - level[:, None]
             scale = np.maximum(local, 1e-9 * np.maximum(np.abs(level), 1e-12))[:, None]
             b, j = np.nonzero((excess > 8.0 * scale) & (excess > 1.5 * np.abs(level)[:, None]))
@@ -334,20 +332,16 @@ class _Signal:
         self.bucket_size = k = state.k
         self.first_step, self.last_step = state.first_step, state.last_step
         full = (len(tail_y) // k) * k  # > 0 only when k < 16 (nothing kept in the state)
-        level, local = [state.level], [state.local]
-        first, last = [state.bucket_first], [state.bucket_last]
+        level, first = [state.level], [state.bucket_first]
         if full:
             level.append(np.median(tail_y[:full].reshape(-1, k), axis=1))
             first.append(tail_steps[:full:k])
-            last.append(tail_steps[k - 1:full:k])
         rest = tail_y[full:]
         if len(rest):
             level.append([np.median(rest)])
             first.append(tail_steps[full:full + 1])
-            last.append(tail_steps[-1:])
         self.level = np.concatenate(level)
         self.bucket_first = np.concatenate(first).astype(np.int64)
-        self.bucket_last = np.concatenate(last).astype(np.int64)
         nb = len(self.level)
         self.bucket_count = np.full(nb, k, np.int64)
         if nb:
