@@ -14,6 +14,7 @@ import collections
 import csv
 import functools
 import io
+import itertools
 import json
 import mimetypes
 import os
@@ -93,7 +94,8 @@ class DetlossPlugin(base_plugin.TBPlugin):
         # JSON of display-downsampled breakdowns, per (series, max_points): what the tab asks
         # for again and again, small, kept when the full breakdowns no longer fit.
         self._displays = reader.FingerprintCache(max_entries=4096, max_bytes=64 << 20)
-        self._findings = {}  # (experiment, keys, fingerprints) -> warnings JSON
+        # Warnings JSON per loss (its sorted keys), while every split's data is unchanged.
+        self._findings = reader.FingerprintCache(max_entries=256, sizeof=lambda _: 0)
         # (experiment, run, loss name) -> (lock, Diagnoser): new steps update the findings
         # without re-reading what the engine has already summarised.
         self._diagnosers = collections.OrderedDict()
@@ -289,65 +291,55 @@ class DetlossPlugin(base_plugin.TBPlugin):
                     keys.append(_resolve(series, run, split, name))
                 except errors.NotFoundError:
                     continue  # this run does not log that split/name: leave it out
-            if max_points is None:
-                # The first batch is read here, so that a read that fails is a 4xx answer.
-                batches = reader.read_batches(keys, series)
-                first = reader.read_breakdowns(self._data_provider, ctx, experiment,
-                                               next(batches, []), series, cache=self._breakdowns)
-                keys_left = [k for b in batches for k in b]
-                first = (first, keys_left)
-            encoded = {}
-            for key in keys if max_points is not None else ():
-                hit = self._displays.get(experiment, (key, max_points), series[key].fingerprint)
-                if hit is None:
-                    display = self._display(experiment, key, series, max_points)
-                    if display is not None:
-                        hit = "".join(json_chunks(display))
-                        self._displays.put(experiment, (key, max_points),
-                                           series[key].fingerprint, hit)
-                if hit is not None:
-                    encoded[key] = hit
-            missing = [k for k in keys if k not in encoded] if max_points is not None else []
-            # Batch by batch, so that the full breakdowns of one batch at most are held.
-            for batch in reader.read_batches(missing, series):
-                breakdowns = reader.read_breakdowns(self._data_provider, ctx, experiment, batch,
-                                                    series, cache=self._breakdowns)
-                for key, b in breakdowns.items():
-                    encoded[key] = "".join(json_chunks(_for_display(b, max_points)))
-                    self._displays.put(experiment, (key, max_points), series[key].fingerprint,
-                                       encoded[key])
-                del breakdowns
+            if max_points is None:  # every step: streamed, read batch by batch
+                items = self._full_items(ctx, experiment, series, keys)
+                first = next(items, None)  # read now, so that a failing first read is a 4xx
+                items = itertools.chain([first] if first else [], items)
+            else:
+                items = self._display_items(ctx, experiment, series, keys, max_points)
         except errors.PublicError as e:
             return _error(request, str(e), e.http_code)
-        if max_points is None:  # every step: streamed, read batch by batch
-            return _streamed(request, self._full_multirun_chunks(
-                ctx, experiment, series, keys, first), "application/json")
-        return _streamed(request, _joined(keys, encoded), "application/json")
+        return _streamed(request, _runs_object(items), "application/json")
 
+    def _display_items(self, ctx, experiment, series, keys, max_points):
+        """[(run, [JSON text])] of each key downsampled to `max_points`: each run's text kept
+        while its data is unchanged, made from what was read ahead when it can be, else read
+        batch by batch (the full breakdowns of one batch at most held)."""
+        encoded = {}
+        for key in keys:
+            text = self._displays.get(experiment, (key, max_points), series[key].fingerprint)
+            if text is None:
+                display = self._display(experiment, key, series, max_points)
+                if display is not None:
+                    text = "".join(json_chunks(display))
+                    self._displays.put(experiment, (key, max_points), series[key].fingerprint,
+                                       text)
+            if text is not None:
+                encoded[key] = text
+        for batch in reader.read_batches([k for k in keys if k not in encoded], series):
+            breakdowns = reader.read_breakdowns(self._data_provider, ctx, experiment, batch,
+                                                series, cache=self._breakdowns)
+            for key, b in breakdowns.items():
+                encoded[key] = "".join(json_chunks(_for_display(b, max_points)))
+                self._displays.put(experiment, (key, max_points), series[key].fingerprint,
+                                   encoded[key])
+        return [(key.run, [encoded[key]]) for key in keys if key in encoded]
 
-    def _full_multirun_chunks(self, ctx, experiment, series, keys, first):
-        """`{run: breakdown JSON}` of every step of `keys`: the first batch already read, the
-        others read as the answer is sent (one batch of breakdowns in memory at a time)."""
-        breakdowns, keys_left = first
-        yield "{"
-        sent = 0
-        while True:
-            for key in keys:
-                if key in breakdowns:
-                    yield "%s%s: " % (", " if sent else "", json.dumps(key.run))
-                    yield from json_chunks(breakdowns[key])
-                    sent += 1
-            if not keys_left:
-                break
-            batch = next(reader.read_batches(keys_left, series))
-            keys_left = keys_left[len(batch):]
+    def _full_items(self, ctx, experiment, series, keys):
+        """(run, JSON chunks) of every step of each key, a batch read when it is reached: one
+        batch of breakdowns in memory at a time."""
+        for i, batch in enumerate(reader.read_batches(keys, series)):
             try:
                 breakdowns = reader.read_breakdowns(self._data_provider, ctx, experiment, batch,
                                                     series, cache=self._breakdowns)
-            except errors.PublicError as e:  # the answer has started: say so in the log
-                logger.error("detloss: breakdown_multirun stopped: %s", e)
+            except errors.PublicError as e:
+                if i == 0:
+                    raise
+                logger.error("detloss: breakdown_multirun stopped: %s", e)  # answer started
                 return
-        yield "}"
+            for key in batch:
+                if key in breakdowns:
+                    yield key.run, json_chunks(breakdowns[key])
 
     @_application
     def _serve_warnings(self, request):
@@ -358,14 +350,9 @@ class DetlossPlugin(base_plugin.TBPlugin):
             experiment = plugin_util.experiment_id(request.environ)
             series = self._list_series(ctx, experiment)
             keys = _keys_of_loss(series, run, name)
-            # The findings only change when the data does: reuse them while every split's
-            # fingerprint (max step and wall time per tag) is unchanged.
-            fingerprint = (experiment, tuple(keys), tuple(series[k].fingerprint for k in keys))
-            warnings = self._findings.get(fingerprint)
-            if warnings is None or any(series[k].fingerprint is None for k in keys):
-                breakdowns = reader.read_breakdowns(self._data_provider, ctx, experiment, keys,
-                                                    series, cache=self._breakdowns)
-                warnings = self._warnings(experiment, run, keys, series, breakdowns)
+            warnings = self._warnings(
+                experiment, keys, series, lambda: reader.read_breakdowns(
+                    self._data_provider, ctx, experiment, keys, series, cache=self._breakdowns))
         except errors.PublicError as e:
             return _error(request, str(e), e.http_code)
         body = {"run": run, "name": keys[0].name, "warnings": warnings}
@@ -406,15 +393,14 @@ class DetlossPlugin(base_plugin.TBPlugin):
         for batch in reader.read_batches(todo, series):
             breakdowns = reader.read_breakdowns(self._data_provider, ctx, experiment, batch,
                                                 series)
+            by_loss = collections.defaultdict(dict)
             for key, b in breakdowns.items():
                 self._warm.put(experiment, key, series[key].fingerprint,
                                _for_display(b, WARM_POINTS))
-            by_loss = collections.defaultdict(dict)
-            for key, b in breakdowns.items():
                 by_loss[(key.run, key.name)][key] = b
-            for (run, name), parts in by_loss.items():
-                if len(parts) == losses[(run, name)]:  # every split of the loss is here
-                    self._warnings(experiment, run, list(parts), series, parts)
+            for loss, parts in by_loss.items():
+                if len(parts) == losses[loss]:  # every split of the loss is in this batch
+                    self._warnings(experiment, list(parts), series, lambda parts=parts: parts)
             del breakdowns, by_loss
 
     def _display(self, experiment, key, series, max_points):
@@ -424,19 +410,20 @@ class DetlossPlugin(base_plugin.TBPlugin):
         warm = self._warm.get(experiment, key, series[key].fingerprint)
         return None if warm is None else _for_display(warm, max_points)
 
-    def _warnings(self, experiment, run, keys, series, breakdowns):
-        """The warnings JSON of one loss (all its `keys`), from `breakdowns` or the cache."""
-        fingerprint = (experiment, tuple(keys), tuple(series[k].fingerprint for k in keys))
-        warnings = self._findings.get(fingerprint)
-        if warnings is None or any(series[k].fingerprint is None for k in keys):
-            lock, diagnoser = self._diagnoser(experiment, run, keys[0].name)
+    def _warnings(self, experiment, keys, series, read):
+        """The warnings JSON of one loss (all its `keys`): reused while the data of every split
+        is unchanged, else computed from `read()` ({key: breakdown})."""
+        keys = tuple(sorted(keys))
+        prints = [series[k].fingerprint for k in keys]
+        fingerprint = None if None in prints else tuple(prints)
+        warnings = self._findings.get(experiment, keys, fingerprint)
+        if warnings is None:
+            breakdowns = read()
+            lock, diagnoser = self._diagnoser(experiment, keys[0].run, keys[0].name)
             with lock:
                 findings = diagnoser.update({k.split: breakdowns[k] for k in keys})
             warnings = [f.to_json() for f in findings]
-            with self._listing_lock:
-                self._findings[fingerprint] = warnings
-                while len(self._findings) > 256:
-                    self._findings.pop(next(iter(self._findings)))
+            self._findings.put(experiment, keys, fingerprint, warnings)
         return warnings
 
     def _diagnoser(self, experiment, run, name):
@@ -715,14 +702,12 @@ def json_chunks(breakdown):
     yield "}"
 
 
-def _joined(keys, encoded):
-    """`{run: breakdown JSON}` from each run's JSON text."""
+def _runs_object(items):
+    """`{run: breakdown JSON}` as str chunks, from (run, chunks of its JSON) pairs."""
     yield "{"
-    sent = 0
-    for key in keys:
-        if key in encoded:
-            yield "%s%s: %s" % (", " if sent else "", json.dumps(key.run), encoded[key])
-            sent += 1
+    for i, (run, chunks) in enumerate(items):
+        yield "%s%s: " % (", " if i else "", json.dumps(run))
+        yield from chunks
     yield "}"
 
 
