@@ -22,6 +22,17 @@ CHROMIUM_ARGS = [
 ]
 
 
+def tab_window(page):
+    """The Loss Breakdown tab's iframe as a Playwright Frame (to evaluate in the tab's window)."""
+    return page.locator("iframe").first.element_handle().content_frame()
+
+
+def settle(page):
+    """Waits for the tab's pending redraws (it redraws on the next animation frame)."""
+    tab_window(page).evaluate(
+        "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
 @pytest.fixture(scope="module")
 def browser():
     """A headless Chromium for one test module (Playwright for Python)."""

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import tensorboard_plugin_detloss as detloss
-from conftest import LOADERS
+from conftest import LOADERS, tab_window
 from tb_process import TensorBoard, rss_kib
 
 BASE = "/data/plugin/detloss"
@@ -502,7 +502,7 @@ def test_tab_at_the_limits(browser, server):
             timeout=60_000)
         frame.locator("#detloss-stack canvas").first.wait_for(timeout=60_000)
         opened = time.perf_counter() - t
-        js = page.locator("iframe").first.element_handle().content_frame()
+        js = tab_window(page)
         assert frame.locator(".detloss-run").count() == SMALL_RUNS + 4
         marks = js.evaluate("() => Object.fromEntries(performance.getEntriesByType('mark')"
                             ".map(m => [m.name, Math.round(m.startTime)]))")

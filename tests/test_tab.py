@@ -13,7 +13,7 @@ import urllib.parse
 import pytest
 
 import tensorboard_plugin_detloss as detloss
-from conftest import LOADERS
+from conftest import LOADERS, settle, tab_window
 from tb_process import TensorBoard
 
 ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -140,12 +140,10 @@ class Tab:
 
     @property
     def js(self):
-        """The tab's iframe as a Playwright Frame (to evaluate in the tab's window)."""
-        return self.page.locator("iframe").first.element_handle().content_frame()
+        return tab_window(self.page)
 
     def settle(self):
-        """Waits for pending redraws (the tab redraws on the next animation frame)."""
-        self.js.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        settle(self.page)
 
     def select_run(self, run):
         self.frame.locator(".detloss-run").filter(has_text=run).first.click()

@@ -28,7 +28,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import tensorboard_plugin_detloss as detloss
-from conftest import LOADERS
+from conftest import LOADERS, settle, tab_window
 from tb_process import TensorBoard
 
 # -- the corpus ---------------------------------------------------------------------------------
@@ -382,10 +382,10 @@ class Tab:
 
     @property
     def js(self):
-        return self.page.locator("iframe").first.element_handle().content_frame()
+        return tab_window(self.page)
 
     def settle(self):
-        self.js.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        settle(self.page)
 
     def texts(self, selector):
         return self.js.evaluate("s => Array.from(document.querySelectorAll(s), e => e.textContent)",
