@@ -16,6 +16,7 @@ import weakref
 
 from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2
 from tensorboard.compat.proto import types_pb2
+from tensorboard_plugin_detloss import overview as _overview
 from tensorboard_plugin_detloss._crc32c import masked_crc32c
 
 _uids = itertools.count()
@@ -23,15 +24,17 @@ BLOCK_ROWS = 1024  # a series' pending steps are written as a block at least thi
 
 
 class _Pending:
-    """The packed rows of one series waiting for the next block record."""
+    """The packed rows of one series waiting for the next block record, and its overview."""
 
-    __slots__ = ("layout", "rows", "first_step", "last_wall")
+    __slots__ = ("layout", "rows", "first_step", "last_wall", "overview", "overview_layouts")
 
     def __init__(self, layout):
         self.layout = layout
         self.rows = []
         self.first_step = 0
         self.last_wall = 0.0
+        self.overview = _overview.Overview(layout)
+        self.overview_layouts = {size: layout.as_overview(size) for size in _overview.LEVELS}
 _open_writers = weakref.WeakSet()
 
 
@@ -133,7 +136,9 @@ class FileWriter:
                 pending = self._pending[layout.tag] = _Pending(layout.as_block())
             if not pending.rows:
                 pending.first_step = step
-            pending.rows.append(pending.layout.pack_row(step, wall, *row))
+            packed = pending.layout.pack_row(step, wall, *row)
+            pending.rows.append(packed)
+            pending.overview.add(step, packed)
             pending.last_wall = wall
             if len(pending.rows) >= BLOCK_ROWS:
                 self._emit(pending)
@@ -142,26 +147,36 @@ class FileWriter:
         """Writes a series' pending rows as one block record (the lock is held)."""
         if not pending.rows:
             return
-        block = pending.layout
-        first = block.tag not in self._described
-        self._described.add(block.tag)
-        value = summary_pb2.Summary.Value(tag=block.tag, tensor=tensor_pb2.TensorProto(
-            dtype=types_pb2.DT_DOUBLE,
-            tensor_shape=tensor_shape_pb2.TensorShapeProto(dim=[
-                tensor_shape_pb2.TensorShapeProto.Dim(size=len(pending.rows)),
-                tensor_shape_pb2.TensorShapeProto.Dim(size=2 + block.tensor_length)]),
-            tensor_content=b"".join(pending.rows)))
-        if first:
-            value.metadata.CopyFrom(block.summary_metadata())
+        values = [self._block_value(pending.layout, len(pending.rows), b"".join(pending.rows))]
+        # The overview rows go in the same event: TensorBoard never holds a block without
+        # the overview rows of its steps (nor the other way round).
+        for size, rows in pending.overview.rows_to_write():
+            values.append(self._block_value(pending.overview_layouts[size], len(rows),
+                                            rows.astype("<f8", copy=False).tobytes()))
         # The record's step is its FIRST row's: when a restarted job logs an earlier step,
         # TensorBoard drops the records whose step is at or after it, and a block keyed by its
         # first step never holds a step before that point (no step the restart does not log
         # again is lost — as with one record per step). Its wall time is the last row's.
+        # (Overview rows may be older than the block's first step: they are re-written
+        # candidates of buckets still open, never newer than its last.)
         event = event_pb2.Event(wall_time=pending.last_wall, step=pending.first_step,
-                                summary=summary_pb2.Summary(value=[value]))
+                                summary=summary_pb2.Summary(value=values))
         self._file.write(_frame(event.SerializeToString()))
         self._dirty = True
         pending.rows = []
+
+    def _block_value(self, layout, n, content):
+        """A Summary.Value of n rows of `layout` (its metadata the first time in this file)."""
+        value = summary_pb2.Summary.Value(tag=layout.tag, tensor=tensor_pb2.TensorProto(
+            dtype=types_pb2.DT_DOUBLE,
+            tensor_shape=tensor_shape_pb2.TensorShapeProto(dim=[
+                tensor_shape_pb2.TensorShapeProto.Dim(size=n),
+                tensor_shape_pb2.TensorShapeProto.Dim(size=layout.row_width)]),
+            tensor_content=content))
+        if layout.tag not in self._described:
+            self._described.add(layout.tag)
+            value.metadata.CopyFrom(layout.summary_metadata())
+        return value
 
     def _emit_all(self):
         for pending in self._pending.values():

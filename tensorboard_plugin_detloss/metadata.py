@@ -14,8 +14,9 @@ PLUGIN_NAME = "detloss"
 
 # The most recent value of the `version` field of `BreakdownPluginData`.
 # Readers accept every version up to this one and skip newer ones. Version 1: one step per
-# event (the TF path writes these); version 2: blocks of steps (detloss's FileWriter).
-PROTO_VERSION = 2
+# event (the TF path writes these); version 2: blocks of steps (detloss's FileWriter);
+# version 3: the overview of a version-2 series (overview.py), which older readers skip.
+PROTO_VERSION = 3
 
 # Every detloss tag starts with this, so it never collides with a user's scalar tags.
 TAG_PREFIX = "detloss/"
@@ -26,16 +27,19 @@ DEFAULT_NAME = "loss"
 class Layout:
     """The fixed shape of one series: loss name, split, ordered components, total or not."""
 
-    __slots__ = ("name", "split", "components", "has_total", "block", "tag", "pack",
-                 "pack_row")
+    __slots__ = ("name", "split", "components", "has_total", "block", "overview", "tag",
+                 "pack", "pack_row")
 
-    def __init__(self, name, split, components, has_total, block=False):
+    def __init__(self, name, split, components, has_total, block=False, overview=0):
         self.name = name
         self.split = split
         self.components = tuple(components)
         self.has_total = bool(has_total)
-        self.block = bool(block)
+        self.block = bool(block) or overview > 0
+        self.overview = int(overview)  # > 0: the overview of a block series (steps per bucket)
         self.tag = make_tag(name, split, self.components, self.has_total, self.block)
+        if self.overview:
+            self.tag += "/overview%d" % self.overview
         # A step's numbers as the tensor's little-endian float64 content (version 1), and a
         # block row [step, wall_time, numbers...] (version 2).
         self.pack = struct.Struct("<%dd" % self.tensor_length).pack
@@ -45,18 +49,28 @@ class Layout:
     def tensor_length(self):
         return 2 * len(self.components) + (1 if self.has_total else 0)
 
+    @property
+    def row_width(self):
+        """Numbers per row of a block: step, wall time, the tensor's, and an overview's count."""
+        return 2 + self.tensor_length + (1 if self.overview else 0)
+
     def as_block(self):
         """The same layout stored as blocks of steps (version 2)."""
         return Layout(self.name, self.split, self.components, self.has_total, block=True)
 
+    def as_overview(self, size):
+        """The overview of this block layout at buckets of `size` steps (version 3)."""
+        return Layout(self.name, self.split, self.components, self.has_total, overview=size)
+
     def plugin_data(self):
         return plugin_data_pb2.BreakdownPluginData(
-            version=2 if self.block else 1,
+            version=3 if self.overview else 2 if self.block else 1,
             name=self.name,
             split=self.split,
             components=self.components,
             has_total=self.has_total,
             block=self.block,
+            overview=self.overview,
         )
 
     def summary_metadata(self):
@@ -69,8 +83,8 @@ class Layout:
         return hash(self.tag)
 
     def __repr__(self):
-        return "Layout(%r, %r, %r, has_total=%r, block=%r)" % (
-            self.name, self.split, self.components, self.has_total, self.block)
+        return "Layout(%r, %r, %r, has_total=%r, block=%r, overview=%r)" % (
+            self.name, self.split, self.components, self.has_total, self.block, self.overview)
 
 
 def _escape(part):
@@ -97,7 +111,9 @@ def make_tag(name, split, components, has_total, block=False):
 def create_summary_metadata(layout):
     """A `SummaryMetadata` proto for one layout (data class TENSOR, so both loaders keep it)."""
     return summary_pb2.SummaryMetadata(
-        summary_description="detloss loss breakdown: %s / %s" % (layout.name, layout.split),
+        summary_description="detloss loss breakdown: %s / %s%s" % (
+            layout.name, layout.split,
+            " (overview, %d steps per bucket)" % layout.overview if layout.overview else ""),
         plugin_data=summary_pb2.SummaryMetadata.PluginData(
             plugin_name=PLUGIN_NAME,
             content=layout.plugin_data().SerializeToString(),
@@ -120,6 +136,9 @@ def parse_plugin_metadata(content):
         return None
     if data.version < 1 or data.version > PROTO_VERSION or (data.block and data.version < 2):
         return None
+    if (data.overview != 0) != (data.version == 3) or data.overview < 0:
+        return None
     if not data.components or len(set(data.components)) != len(data.components):
         return None
-    return Layout(data.name, data.split, data.components, data.has_total, data.block)
+    return Layout(data.name, data.split, data.components, data.has_total, data.block,
+                  data.overview)

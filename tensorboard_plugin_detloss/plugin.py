@@ -162,6 +162,11 @@ class DetlossPlugin(base_plugin.TBPlugin):
         display = self._display(experiment, key, series, max_points)
         if display is not None:
             return display
+        if max_points is not None:
+            display = reader.read_displays(self._data_provider, ctx, experiment, [key], series,
+                                           max_points).get(key)
+            if display is not None:
+                return display
         return reader.read_breakdowns(self._data_provider, ctx, experiment, [key], series,
                                       cache=self._breakdowns)[key]
 
@@ -303,8 +308,8 @@ class DetlossPlugin(base_plugin.TBPlugin):
 
     def _display_items(self, ctx, experiment, series, keys, max_points):
         """[(run, [JSON text])] of each key downsampled to `max_points`: each run's text kept
-        while its data is unchanged, made from what was read ahead when it can be, else read
-        batch by batch (the full breakdowns of one batch at most held)."""
+        while its data is unchanged, made from what was read ahead when it can be, else from
+        the series' overview, else read whole batch by batch (one batch at most held)."""
         encoded = {}
         for key in keys:
             text = self._displays.get(experiment, (key, max_points), series[key].fingerprint)
@@ -316,6 +321,12 @@ class DetlossPlugin(base_plugin.TBPlugin):
                                        text)
             if text is not None:
                 encoded[key] = text
+        displays = reader.read_displays(self._data_provider, ctx, experiment,
+                                        [k for k in keys if k not in encoded], series, max_points)
+        for key, display in displays.items():
+            encoded[key] = "".join(json_chunks(_for_display(display, max_points)))
+            self._displays.put(experiment, (key, max_points), series[key].fingerprint,
+                               encoded[key])
         for batch in reader.read_batches([k for k in keys if k not in encoded], series):
             breakdowns = reader.read_breakdowns(self._data_provider, ctx, experiment, batch,
                                                 series, cache=self._breakdowns)

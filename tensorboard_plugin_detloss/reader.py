@@ -20,7 +20,7 @@ from tensorboard.data import provider
 
 from tensorboard.util import tb_logging
 
-from tensorboard_plugin_detloss import event_file, importers, metadata
+from tensorboard_plugin_detloss import event_file, importers, metadata, overview
 
 logger = tb_logging.get_logger()
 
@@ -49,6 +49,9 @@ class Series:
       notes: sentences the tab shows with the run (how the import reads the logs).
       groups: {base component: [components]} for terms repeated per decoder layer etc.
       metrics: imported only: [(TensorBoard run, tag), ...] logged beside the losses.
+      overviews: native only: {steps per bucket: [(tag, Layout), ...]}, the overview levels
+        that every part has, up to date with it (overview.py).
+      max_step: native only: the largest step TensorBoard lists for it.
     """
 
     def __init__(self, source, components, parts=(), columns=(), weights=None, gains=None,
@@ -59,6 +62,8 @@ class Series:
         # unchanged, a cached Breakdown is still right (see BreakdownCache).
         self.fingerprint = None
         self.estimated_bytes = 0  # native: an upper bound of its rows' size (8-byte numbers)
+        self.overviews = {}
+        self.max_step = 0
         self.source = source
         self.components = list(components)
         self.parts = list(parts)
@@ -74,6 +79,13 @@ class Series:
     @property
     def imported(self):
         return self.source != NATIVE_SOURCE
+
+    def overview_bytes(self, size):
+        """About what reading its overview at `size` steps per bucket weighs (for batching):
+        each bucket's candidates, and as many again for buckets written while open."""
+        rows_per_bucket = 2 * (2 + 2 * (len(self.components) + 1))
+        return sum((self.max_step // size + 2) * rows_per_bucket * 8 * layout.row_width
+                   for _, layout in self.overviews.get(size, ()))
 
     def __repr__(self):
         return "Series(%r, %r)" % (self.source, self.components)
@@ -186,10 +198,14 @@ def list_series(data_provider, ctx, experiment_id, importer=None):
         ctx, experiment_id=experiment_id, plugin_name=metadata.PLUGIN_NAME
     )
     parts = collections.defaultdict(list)
+    overviews = collections.defaultdict(dict)  # (run, base tag) -> {size: (tag, layout)}
     for run, tags in mapping.items():
         for tag, time_series in tags.items():
             layout = metadata.parse_plugin_metadata(time_series.plugin_content)
             if layout is None:
+                continue
+            if layout.overview:
+                overviews[(run, layout.as_block().tag)][layout.overview] = (tag, layout)
                 continue
             parts[SeriesKey(run, layout.name, layout.split)].append((tag, layout))
     logical = _native_logical_runs(parts)
@@ -212,12 +228,32 @@ def list_series(data_provider, ctx, experiment_id, importer=None):
         series[SeriesKey(run, key.name, key.split)].estimated_bytes = sum(
             (mapping[key.run][tag].max_step + (event_file.BLOCK_ROWS if layout.block else 1))
             * 8 * (2 + layout.tensor_length) for tag, layout in key_parts)
+        series[SeriesKey(run, key.name, key.split)].max_step = max(
+            mapping[key.run][tag].max_step for tag, _ in key_parts)
+        series[SeriesKey(run, key.name, key.split)].overviews = _overview_levels(
+            mapping[key.run], key_parts, [overviews.get((key.run, tag), {}) for tag, _ in key_parts])
     try:
         series.update(_list_imported(data_provider, ctx, experiment_id, importer,
                                      native_runs={k.run for k in series} | {k.run for k in parts}))
     except Exception:  # an import problem must never hide native data
         logger.exception("detloss: importing framework scalars failed")
     return series
+
+
+def _overview_levels(tags, parts, levels_of_parts):
+    """{size: [(tag, Layout)]} of the overview levels every part of a series has, written up
+    to the part's last block: an overview is written in its block's event, so it has the
+    block's step and wall time; a restarted writer that has not written one yet leaves it
+    behind (older wall time, or another largest step) and the series is read whole."""
+    if not all(layout.block for _, layout in parts):
+        return {}
+    sizes = None
+    for (tag, _), levels in zip(parts, levels_of_parts):
+        fresh = {size for size, (overview_tag, _) in levels.items()
+                 if (tags[overview_tag].max_step, tags[overview_tag].max_wall_time)
+                 == (tags[tag].max_step, tags[tag].max_wall_time)}
+        sizes = fresh if sizes is None else sizes & fresh
+    return {size: [levels[size] for levels in levels_of_parts] for size in sorted(sizes or ())}
 
 
 def _native_logical_runs(parts):
@@ -388,15 +424,15 @@ class SeriesTooLargeError(errors.PublicError):
     http_code = 422
 
 
-def read_batches(keys, series, limit=None):
+def read_batches(keys, series, limit=None, cost_of=None):
     """`keys` in groups whose reads stay under `limit` estimated bytes each (one key alone may
     exceed it). Under --load_fast=true one `read_tensors` answer is one gRPC message, and
     TensorBoard refuses messages over 256 MiB; smaller reads also bound the memory a request
-    holds at once."""
+    holds at once. `cost_of(key)`: what its read weighs (default: every row of it)."""
     limit = READ_BATCH_BYTES if limit is None else limit
     batch, size = [], 0
     for key in keys:
-        cost = series[key].estimated_bytes
+        cost = series[key].estimated_bytes if cost_of is None else cost_of(key)
         if batch and size + cost > limit:
             yield batch
             batch, size = [], 0
@@ -447,6 +483,52 @@ def _read_breakdowns(data_provider, ctx, experiment_id, keys, series):
         for key in imported:
             result[key] = assemble_imported(key, series[key], data)
     return result
+
+
+def read_displays(data_provider, ctx, experiment_id, keys, series, max_points):
+    """{SeriesKey: Breakdown} of those native `keys` whose overview (overview.py) is fine
+    enough for a display of `max_points` points, read from the overview: a few percent of the
+    rows, with every bucket's extremes and NaNs, and `num_steps` the series' own. Keys left
+    out are read whole (short series, data without an overview)."""
+    chosen = {}
+    for key in keys:
+        s = series[key]
+        if not s.imported and s.overviews:
+            size = overview.choose_level(s.overviews, s.max_step, max_points, len(s.components))
+            if size is not None:
+                chosen[key] = size
+    result = {}
+    for batch in read_batches(list(chosen), series,
+                              cost_of=lambda k: series[k].overview_bytes(chosen[k])):
+        runs = sorted({series[k].tb_run or k.run for k in batch})
+        tags = sorted({tag for k in batch for tag, _ in series[k].overviews[chosen[k]]})
+        data = data_provider.read_tensors(
+            ctx,
+            experiment_id=experiment_id,
+            plugin_name=metadata.PLUGIN_NAME,
+            downsample=_ALL_POINTS,
+            run_tag_filter=provider.RunTagFilter(runs=runs, tags=tags),
+        )
+        for key in batch:
+            run_data = data.get(series[key].tb_run or key.run, {})
+            parts = [(layout, run_data.get(tag, ()))
+                     for tag, layout in series[key].overviews[chosen[key]]]
+            breakdown = assemble(key, parts)
+            breakdown.num_steps = max(len(breakdown.steps), sum(
+                _overview_steps(layout, datums) for layout, datums in parts))
+            result[key] = breakdown
+    return result
+
+
+def _overview_steps(layout, datums):
+    """How many rows the overview's series holds: per bucket, the largest row count."""
+    arrays = [a for a in (np.asarray(d.numpy, dtype=np.float64) for d in datums)
+              if a.ndim == 2 and a.shape[1] == layout.row_width and len(a)]
+    if not arrays:
+        return 0
+    rows = np.concatenate(arrays)
+    rows = rows[np.isfinite(rows[:, 0]) & (rows[:, 0] >= 0)]
+    return overview.count_steps(layout.overview, rows[:, 0], rows[:, -1])
 
 
 def read_metrics(data_provider, ctx, experiment_id, keys, series):
@@ -585,7 +667,7 @@ def _decode_steps(layout, datums):
 def _decode_blocks(layout, datums):
     """Version 2: each point is a block of rows [step, wall_time, numbers...]; the blocks are
     transposed as they are joined, so every number is one contiguous row of `columns`."""
-    width = 2 + layout.tensor_length
+    width = layout.row_width
     blocks = []
     skipped = 0
     for d in datums:

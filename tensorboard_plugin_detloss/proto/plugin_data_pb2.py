@@ -24,13 +24,13 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n2tensorboard_plugin_detloss/proto/plugin_data.proto\x12\x1atensorboard_plugin_detloss\"y\n\x13\x42reakdownPluginData\x12\x0f\n\x07version\x18\x01 \x01(\x05\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05split\x18\x03 \x01(\t\x12\x12\n\ncomponents\x18\x04 \x03(\t\x12\x11\n\thas_total\x18\x05 \x01(\x08\x12\r\n\x05\x62lock\x18\x06 \x01(\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n2tensorboard_plugin_detloss/proto/plugin_data.proto\x12\x1atensorboard_plugin_detloss\"\x8b\x01\n\x13\x42reakdownPluginData\x12\x0f\n\x07version\x18\x01 \x01(\x05\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05split\x18\x03 \x01(\t\x12\x12\n\ncomponents\x18\x04 \x03(\t\x12\x11\n\thas_total\x18\x05 \x01(\x08\x12\r\n\x05\x62lock\x18\x06 \x01(\x08\x12\x10\n\x08overview\x18\x07 \x01(\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tensorboard_plugin_detloss.proto.plugin_data_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_BREAKDOWNPLUGINDATA']._serialized_start=82
-  _globals['_BREAKDOWNPLUGINDATA']._serialized_end=203
+  _globals['_BREAKDOWNPLUGINDATA']._serialized_start=83
+  _globals['_BREAKDOWNPLUGINDATA']._serialized_end=222
 # @@protoc_insertion_point(module_scope)

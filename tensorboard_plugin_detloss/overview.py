@@ -1,0 +1,229 @@
+"""Overview series: per bucket of steps, the few rows of a series that draw like all of them.
+
+A chart of 200,000 steps drawn at 2,000 points needs a few percent of the rows: in each bucket
+of steps its first and last row, and the rows where a contribution (weight × value) or the
+total reaches its minimum or maximum, or first turns NaN — the rule `reader.display_indices`
+applies. The extremes of a union of buckets are among the extremes of its parts, so the rows
+kept per small bucket are enough to draw any coarser bucketing faithfully (spikes and NaNs
+included).
+
+`FileWriter` keeps those rows for buckets of LEVELS steps and writes them beside each block of
+a series, in the same event, under one overview tag per level (docs/FORMAT.md). A display
+read then takes the coarsest level that is still finer than the chart's buckets and reads
+20–70× fewer rows than the series holds; exports and diagnostics still read every row.
+
+An overview row is a block row with one more number, `count`: how many rows the writer had
+written in that row's bucket when it wrote the row. A bucket is rewritten (with its latest
+candidates) each time its series is written while the bucket is open, so the largest count
+per bucket is the bucket's row count, and their sum the series' number of steps.
+"""
+
+import numpy as np
+
+# Steps per bucket of each level, finest first; each level's buckets are unions of the
+# previous level's (×4), so a level is computed from the rows the finer one kept.
+LEVELS = (256, 1024, 4096, 16384)
+_SHIFT = 8  # LEVELS[0] == 1 << _SHIFT: a step's finest bucket is step >> _SHIFT
+_RATIO = 4  # LEVELS[i + 1] // LEVELS[i]
+# A writer decides whether to write a level once its steps span this many of the level's
+# buckets: it writes the level if the level keeps at most half the rows (a series logged
+# every 1,000 steps keeps every row at every level: no overview, nothing wasted).
+DECIDE_BUCKETS = 8
+_COMPACT_ROWS = 4096  # a bucket's rows are reduced to its candidates beyond this many
+
+
+def keep_rows(rows, k, has_total):
+    """Sorted indices of the rows of one bucket that draw like all of them.
+
+    Args:
+      rows: float64 array [n, 2 + L] of block rows [step, wall_time, values (k), weights (k),
+        total?] (more columns after those are ignored).
+    """
+    n = len(rows)
+    if n <= 2:
+        return np.arange(n)
+    columns = rows[:, 2:2 + k] * rows[:, 2 + k:2 + 2 * k]
+    total = rows[:, 2 + 2 * k] if has_total else columns.sum(axis=1)
+    columns = np.column_stack([columns, total])
+    nan = np.isnan(columns)
+    keep = [np.array([0, n - 1])]
+    if nan.any():
+        key = np.where(nan, np.inf, columns)
+        any_nan = nan.any(axis=0)
+        keep.append(nan.argmax(axis=0)[any_nan])  # first NaN of each column that has one
+    else:
+        key = columns
+    keep += [key.argmin(axis=0), key.argmax(axis=0)]
+    return np.unique(np.concatenate(keep))
+
+
+class _Level:
+    __slots__ = ("size", "bucket", "open", "open_count", "out", "out_rows", "state")
+
+    def __init__(self, size):
+        self.size = size
+        self.bucket = None  # the open bucket (step // size)
+        self.open = []  # candidate rows (with counts) of the open bucket's closed sub-buckets
+        self.open_count = 0
+        self.out = []  # rows of closed buckets not written yet
+        self.out_rows = 0
+        self.state = None  # None: undecided; True: written; False: not worth writing
+
+
+class Overview:
+    """The overview rows of one series, as its writer writes it (not thread-safe: the
+    FileWriter calls it under its lock): `add` for each row, `rows_to_write` at each block.
+
+    Invariant: each level's open bucket, when it holds anything, contains the open finest
+    bucket (`raw_bucket`), so what was written since a bucket opened is always in one place.
+    """
+
+    __slots__ = ("k", "has_total", "width", "levels", "raw", "raw_count", "raw_bucket",
+                 "first_step", "last_step", "rows")
+
+    def __init__(self, layout):
+        self.k = len(layout.components)
+        self.has_total = layout.has_total
+        self.width = 2 + layout.tensor_length
+        self.levels = [_Level(size) for size in LEVELS]
+        self.raw = []  # packed rows of the open finest bucket (or their candidates)
+        self.raw_count = 0  # rows written in the open finest bucket
+        self.raw_bucket = None
+        self.first_step = None
+        self.last_step = None
+        self.rows = 0  # rows this writer has written to the series
+
+    def _candidates(self, rows, count):
+        """The kept rows of `rows` (with or without a count column), counts set to `count`."""
+        kept = rows[keep_rows(rows, self.k, self.has_total)]
+        out = np.empty((len(kept), self.width + 1))
+        out[:, :self.width] = kept[:, :self.width]
+        out[:, self.width] = count
+        return out
+
+    def _raw_array(self):
+        return np.frombuffer(b"".join(self.raw), "<f8").reshape(-1, self.width)
+
+    def add(self, step, packed):
+        """Notes one row (`packed`: its bytes) at `step` (an int >= 0)."""
+        bucket = step >> _SHIFT
+        if bucket != self.raw_bucket:
+            self._close_raw(bucket)
+        elif len(self.raw) >= _COMPACT_ROWS:  # one step logged over and over
+            self.raw = [self._candidates(self._raw_array(), 0)[:, :self.width].tobytes()]
+        self.raw.append(packed)
+        self.raw_count += 1
+        self.rows += 1
+        if self.first_step is None or step < self.first_step:
+            self.first_step = step
+        if self.last_step is None or step > self.last_step:
+            self.last_step = step
+
+    def _close_raw(self, new_bucket):
+        """Closes the open finest bucket (its candidates go up every level), opens
+        `new_bucket`, and closes each level's bucket that does not contain it."""
+        if self.raw:
+            self._feed(0, self._candidates(self._raw_array(), self.raw_count), self.raw_count,
+                       self.raw_bucket)
+        self.raw, self.raw_count, self.raw_bucket = [], 0, new_bucket
+        for i in range(1, len(self.levels)):
+            level = self.levels[i]
+            if level.open and level.bucket != new_bucket >> (2 * i):  # _RATIO == 4
+                self._close(i)
+
+    def _feed(self, i, candidates, count, bucket):
+        """Adds a closed bucket of level i - 1 (or of the finest rows: i == 0) to level i."""
+        level = self.levels[i]
+        if i > 0:
+            bucket //= _RATIO
+        if level.bucket != bucket:
+            self._close(i)
+            level.bucket = bucket
+        level.open.append(candidates)
+        level.open_count += count
+        if i == 0:
+            self._close(0)  # level 0's buckets are the finest buckets: closed as they come
+
+    def _close(self, i):
+        level = self.levels[i]
+        if not level.open:
+            return
+        rows = level.open[0] if len(level.open) == 1 else np.concatenate(level.open)
+        candidates = self._candidates(rows, level.open_count) if i else rows
+        if level.state is not False:
+            level.out.append(candidates)
+            level.out_rows += len(candidates)
+        if i + 1 < len(self.levels):
+            self._feed(i + 1, candidates, level.open_count, level.bucket)
+        level.open = []
+        level.open_count = 0
+
+    def _partials(self):
+        """[candidates or None] of each level's open bucket, finest first (counts so far):
+        what a reader needs to draw the steps written since the bucket opened."""
+        partials = []
+        below, below_count = None, 0
+        if self.raw:
+            below = self._candidates(self._raw_array(), self.raw_count)
+            below_count = self.raw_count
+        for i, level in enumerate(self.levels):
+            parts = list(level.open)
+            count = level.open_count
+            if below is not None:
+                parts.append(below)
+                count += below_count
+            if not parts:
+                partials.append(None)
+                continue
+            rows = parts[0] if len(parts) == 1 else np.concatenate(parts)
+            below = self._candidates(rows, count) if i else rows
+            below_count = count
+            partials.append(below)
+        return partials
+
+    def rows_to_write(self):
+        """[(level size, float64 array [n, width + 1])] to write now, for each level written."""
+        span = 0 if self.first_step is None else self.last_step - self.first_step
+        result = []
+        for level, partial in zip(self.levels, self._partials()):
+            if level.state is False:
+                continue
+            pending = level.out + ([partial] if partial is not None else [])
+            if level.state is None:
+                if span < DECIDE_BUCKETS * level.size:
+                    if level.out_rows > _COMPACT_ROWS:  # steps going back and forth
+                        level.state, level.out, level.out_rows = False, [], 0
+                    continue
+                level.state = 2 * sum(len(p) for p in pending) <= self.rows
+                if not level.state:
+                    level.out, level.out_rows = [], 0
+                    continue
+            if pending:
+                result.append((level.size, pending[0] if len(pending) == 1
+                               else np.concatenate(pending)))
+            level.out, level.out_rows = [], 0
+        return result
+
+
+def choose_level(levels, max_step, max_points, k, min_buckets=2):
+    """The coarsest of `levels` (sizes) giving at least `min_buckets` buckets per bucket of a
+    display of `max_points` points (k components), or None if none is that fine: then the
+    series is read whole. Steps are counted from 0 (the listing tells only the largest)."""
+    per_bucket = 2 + 2 * (k + 1)
+    display_buckets = max(1, max_points // per_bucket)
+    best = None
+    for size in sorted(levels):
+        if (max_step + 1) / size >= min_buckets * display_buckets:
+            best = size
+    return best
+
+
+def count_steps(size, steps, counts):
+    """The series' number of steps from its overview rows: per bucket, the largest count."""
+    if not len(steps):
+        return 0
+    buckets = np.asarray(steps, np.int64) // size
+    unique, inverse = np.unique(buckets, return_inverse=True)
+    largest = np.zeros(len(unique))
+    np.maximum.at(largest, inverse, counts)
+    return int(largest.sum())
