@@ -14,6 +14,7 @@ import threading
 import time
 import weakref
 
+import numpy as np
 from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2
 from tensorboard.compat.proto import types_pb2
 from tensorboard_plugin_detloss import overview as _overview
@@ -136,9 +137,7 @@ class FileWriter:
                 pending = self._pending[layout.tag] = _Pending(layout.as_block())
             if not pending.rows:
                 pending.first_step = step
-            packed = pending.layout.pack_row(step, wall, *row)
-            pending.rows.append(packed)
-            pending.overview.add(step, packed)
+            pending.rows.append(pending.layout.pack_row(step, wall, *row))
             pending.last_wall = wall
             if len(pending.rows) >= BLOCK_ROWS:
                 self._emit(pending)
@@ -147,9 +146,12 @@ class FileWriter:
         """Writes a series' pending rows as one block record (the lock is held)."""
         if not pending.rows:
             return
-        values = [self._block_value(pending.layout, len(pending.rows), b"".join(pending.rows))]
+        content = b"".join(pending.rows)
+        values = [self._block_value(pending.layout, len(pending.rows), content)]
         # The overview rows go in the same event: TensorBoard never holds a block without
         # the overview rows of its steps (nor the other way round).
+        pending.overview.add_rows(
+            np.frombuffer(content, "<f8").reshape(len(pending.rows), -1))
         for size, rows in pending.overview.rows_to_write():
             values.append(self._block_value(pending.overview_layouts[size], len(rows),
                                             rows.astype("<f8", copy=False).tobytes()))

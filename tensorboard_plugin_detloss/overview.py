@@ -72,7 +72,8 @@ class _Level:
 
 class Overview:
     """The overview rows of one series, as its writer writes it (not thread-safe: the
-    FileWriter calls it under its lock): `add` for each row, `rows_to_write` at each block.
+    FileWriter calls it under its lock): `add_rows` with each block's rows, then
+    `rows_to_write` for that block's event. Nothing is done per step.
 
     Invariant: each level's open bucket, when it holds anything, contains the open finest
     bucket (`raw_bucket`), so what was written since a bucket opened is always in one place.
@@ -86,7 +87,7 @@ class Overview:
         self.has_total = layout.has_total
         self.width = 2 + layout.tensor_length
         self.levels = [_Level(size) for size in LEVELS]
-        self.raw = []  # packed rows of the open finest bucket (or their candidates)
+        self.raw = None  # rows of the open finest bucket (or their candidates)
         self.raw_count = 0  # rows written in the open finest bucket
         self.raw_bucket = None
         self.first_step = None
@@ -101,31 +102,35 @@ class Overview:
         out[:, self.width] = count
         return out
 
-    def _raw_array(self):
-        return np.frombuffer(b"".join(self.raw), "<f8").reshape(-1, self.width)
-
-    def add(self, step, packed):
-        """Notes one row (`packed`: its bytes) at `step` (an int >= 0)."""
-        bucket = step >> _SHIFT
-        if bucket != self.raw_bucket:
-            self._close_raw(bucket)
-        elif len(self.raw) >= _COMPACT_ROWS:  # one step logged over and over
-            self.raw = [self._candidates(self._raw_array(), 0)[:, :self.width].tobytes()]
-        self.raw.append(packed)
-        self.raw_count += 1
-        self.rows += 1
-        if self.first_step is None or step < self.first_step:
-            self.first_step = step
-        if self.last_step is None or step > self.last_step:
-            self.last_step = step
+    def add_rows(self, rows):
+        """Notes the rows of one block (float64 [n, width], as written: steps >= 0)."""
+        if all(level.state is False for level in self.levels):
+            return  # no level is worth writing (e.g. a series logged every 1,000 steps)
+        n = len(rows)
+        steps = rows[:, 0].astype(np.int64)
+        low, high = int(steps.min()), int(steps.max())
+        self.first_step = low if self.first_step is None else min(self.first_step, low)
+        self.last_step = high if self.last_step is None else max(self.last_step, high)
+        self.rows += n
+        buckets = steps >> _SHIFT
+        cuts = np.flatnonzero(buckets[1:] != buckets[:-1]) + 1
+        for start, end in zip([0, *cuts.tolist()], [*cuts.tolist(), n]):
+            bucket = int(buckets[start])
+            if bucket != self.raw_bucket:
+                self._close_raw(bucket)
+            part = rows[start:end]
+            self.raw = part if self.raw is None else np.concatenate([self.raw, part])
+            self.raw_count += end - start
+            if len(self.raw) > _COMPACT_ROWS:  # one step logged over and over
+                self.raw = self._candidates(self.raw, 0)[:, :self.width]
 
     def _close_raw(self, new_bucket):
         """Closes the open finest bucket (its candidates go up every level), opens
         `new_bucket`, and closes each level's bucket that does not contain it."""
-        if self.raw:
-            self._feed(0, self._candidates(self._raw_array(), self.raw_count), self.raw_count,
+        if self.raw is not None:
+            self._feed(0, self._candidates(self.raw, self.raw_count), self.raw_count,
                        self.raw_bucket)
-        self.raw, self.raw_count, self.raw_bucket = [], 0, new_bucket
+        self.raw, self.raw_count, self.raw_bucket = None, 0, new_bucket
         for i in range(1, len(self.levels)):
             level = self.levels[i]
             if level.open and level.bucket != new_bucket >> (2 * i):  # _RATIO == 4
@@ -163,8 +168,8 @@ class Overview:
         what a reader needs to draw the steps written since the bucket opened."""
         partials = []
         below, below_count = None, 0
-        if self.raw:
-            below = self._candidates(self._raw_array(), self.raw_count)
+        if self.raw is not None:
+            below = self._candidates(self.raw, self.raw_count)
             below_count = self.raw_count
         for i, level in enumerate(self.levels):
             parts = list(level.open)
@@ -205,10 +210,14 @@ class Overview:
         return result
 
 
-def choose_level(levels, max_step, max_points, k, min_buckets=2):
+def choose_level(levels, max_step, max_points, k, min_buckets=1):
     """The coarsest of `levels` (sizes) giving at least `min_buckets` buckets per bucket of a
     display of `max_points` points (k components), or None if none is that fine: then the
-    series is read whole. Steps are counted from 0 (the listing tells only the largest)."""
+    series is read whole. Steps are counted from 0 (the listing tells only the largest).
+
+    With buckets no coarser than the display's, every display bucket's extremes are among the
+    overview rows (up to where the two bucketings' edges fall), so the chart draws the same
+    envelope as from every row."""
     per_bucket = 2 + 2 * (k + 1)
     display_buckets = max(1, max_points // per_bucket)
     best = None

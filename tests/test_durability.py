@@ -278,4 +278,5 @@ def test_eight_threads_lose_and_corrupt_nothing(tmp_path):
     # The metadata of each tag is written once per file.
     described = [v.tag for e in events for v in e.summary.value
                  if v.metadata.plugin_data.plugin_name == metadata.PLUGIN_NAME]
-    assert sorted(described) == sorted(set(described)) and len(described) == 5
+    assert sorted(described) == sorted(set(described))
+    assert len([tag for tag in described if "/overview" not in tag]) == 5
