@@ -143,7 +143,7 @@ meta = layout.summary_metadata().SerializeToString()
 
 def run(kind, mode):
     # Seconds and bytes per logged step. mode: eager; tf.function (one step per call); loop
-    # (a tf.function logging INNER steps per call in a tf.range loop: the call's own cost, which
+    # (a tf.function logging INNER steps per call in a tf.while_loop: the call's own cost, which
     # varies by tens of µs from call to call, is then spread over INNER steps).
     d = tempfile.mkdtemp()
     w = tf.summary.create_file_writer(d)
@@ -184,13 +184,14 @@ def run(kind, mode):
     size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
     return elapsed / (calls * inner), size / ((calls + 1) * inner)
 
-INNER = 50
+INNER = 500  # the 200-300 µs a call costs, and its tens of µs of noise, over 500 steps
 out = {}
 for r in range(repeats):
     for mode in ("eager", "tf.function", "loop"):
         for kind in ("none", "scalar", "detloss", "floor"):
             t, b = run(kind, mode)
             out.setdefault("%s/%s" % (kind, mode), []).append([t, b])
+out["inner"] = INNER
 print(json.dumps(out))
 """
 
@@ -256,7 +257,7 @@ def _main_tf(k, n, repeats):
         e = statistics.median(x[0] for x in tf_results["none/" + mode])
         ts, td = statistics.median(x[0] for x in s), statistics.median(x[0] for x in d)
         tf_ = statistics.median(x[0] for x in tf_results["floor/" + mode])
-        label = {"loop": "tf.function, 50 steps per call (tf.while_loop)"}.get(mode, mode)
+        label = {"loop": "tf.function, %d steps per call (tf.while_loop)" % tf_results["inner"]}.get(mode, mode)
         # (the logging cost is unresolved when the scalars' median is below the empty step's)
         of_logging = lambda t: "%.3f" % ((t - e) / (ts - e)) if ts > e else "—"  # noqa: E731
         print("| %s | %.1f | %.1f | %.1f | %.3f | %s | %.1f (%s) | %.0f vs %.0f |" % (
