@@ -1,6 +1,6 @@
 """What one logged step costs inside `tf.function`, op by op (the TF path's per-step budget).
 
-    python bench/tf_graph_ops.py [--repeats 7] [--steps 500] [--calls 10]
+    python bench/tf_graph_ops.py [--quick] [--repeats 7] [--steps 500] [--calls 10]
 
 Every case is a `tf.function` that logs STEPS steps per call in a `tf.while_loop` (as the
 "50 steps per call" row of bench/writer.py, which spreads the 200-300 µs cost of a call), into
@@ -118,7 +118,10 @@ def main():
     parser.add_argument("--steps", type=int, default=500, help="steps per call")
     parser.add_argument("--calls", type=int, default=10)
     parser.add_argument("--models", default="captured,train")
+    parser.add_argument("--quick", action="store_true", help="2 repeats of 3 calls of 100 steps")
     args = parser.parse_args()
+    if args.quick:
+        args.repeats, args.steps, args.calls = 2, 100, 3
     print("detloss from", os.path.dirname(detloss.__file__), file=sys.stderr)
     state = {
         "side": tf.Variable(0, dtype=tf.int64),
