@@ -257,7 +257,9 @@ def _main_tf(k, n, repeats):
         e = statistics.median(x[0] for x in tf_results["none/" + mode])
         ts, td = statistics.median(x[0] for x in s), statistics.median(x[0] for x in d)
         tf_ = statistics.median(x[0] for x in tf_results["floor/" + mode])
-        label = {"loop": "tf.function, %d steps per call (tf.while_loop)" % tf_results["inner"]}.get(mode, mode)
+        label = mode
+        if mode == "loop":
+            label = "tf.function, %d steps per call (tf.while_loop)" % tf_results["inner"]
         # (the logging cost is unresolved when the scalars' median is below the empty step's)
         of_logging = lambda t: "%.3f" % ((t - e) / (ts - e)) if ts > e else "—"  # noqa: E731
         print("| %s | %.1f | %.1f | %.1f | %.3f | %s | %.1f (%s) | %.0f vs %.0f |" % (

@@ -174,7 +174,8 @@ def _eager_strings(layout):
         _strings_context = ctx
     cached = _strings.get(layout.tag)
     if cached is None:
-        cached = (tf.constant(layout.tag), tf.constant(layout.summary_metadata().SerializeToString()))
+        serialized = layout.summary_metadata().SerializeToString()
+        cached = (tf.constant(layout.tag), tf.constant(serialized))
         if len(_strings) >= 1024:  # layouts are few; bound it anyway
             _strings.clear()
         _strings[layout.tag] = cached
