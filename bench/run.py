@@ -14,6 +14,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCHMARKS = [
     ("writer", "writer.py"),
+    ("TF path inside tf.function, op by op", "tf_graph_ops.py"),
     ("diagnostics engine", "diagnostics_speed.py"),
     ("ingestion and server", "tensorboard_io.py"),
 ]

@@ -1,6 +1,6 @@
 """Writer cost per step and bytes on disk: detloss against K scalars per step.
 
-    python bench/writer.py [--quick] [--components 5]
+    python bench/writer.py [--quick] [--components 5] [--no-tf | --tf-only]
 
 Every case logs the same training (K components with weights) for N steps into a fresh
 directory; cases are interleaved and repeated, the median is reported, and ratios are taken
@@ -137,10 +137,13 @@ import tensorboard_plugin_detloss as detloss
 n, k, repeats = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 names = ["box", "cls", "dfl", "obj", "mask", "l1", "giou", "rpn_cls", "rpn_loc", "aux", "seg", "kobj"][:k]
 weights = {n_: 1.0 + 0.5 * i for i, n_ in enumerate(names)}
+from tensorboard_plugin_detloss import summary as _summary
+layout = _summary._layout("loss", "train", tuple(names), False)
+meta = layout.summary_metadata().SerializeToString()
 
 def run(kind, mode):
     # Seconds and bytes per logged step. mode: eager; tf.function (one step per call); loop
-    # (a tf.function logging INNER steps per call in a tf.range loop: the call's own cost, which
+    # (a tf.function logging INNER steps per call in a tf.while_loop: the call's own cost, which
     # varies by tens of µs from call to call, is then spread over INNER steps).
     d = tempfile.mkdtemp()
     w = tf.summary.create_file_writer(d)
@@ -153,6 +156,8 @@ def run(kind, mode):
                 tf.summary.scalar("train/" + n_, v, step=step)
         elif kind == "detloss":
             detloss.summary.write(values, step=step, weights=weights)
+        elif kind == "floor":  # one event per step can cost no less: one write, a constant row
+            tf.summary.write(layout.tag, tf.constant([0.5] * (2 * k), tf.float64), step, meta)
         return step + 1
 
     def body(step):
@@ -179,13 +184,14 @@ def run(kind, mode):
     size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
     return elapsed / (calls * inner), size / ((calls + 1) * inner)
 
-INNER = 50
+INNER = 500  # the 200-300 µs a call costs, and its tens of µs of noise, over 500 steps
 out = {}
 for r in range(repeats):
     for mode in ("eager", "tf.function", "loop"):
-        for kind in ("none", "scalar", "detloss"):
+        for kind in ("none", "scalar", "detloss", "floor"):
             t, b = run(kind, mode)
             out.setdefault("%s/%s" % (kind, mode), []).append([t, b])
+out["inner"] = INNER
 print(json.dumps(out))
 """
 
@@ -195,10 +201,18 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--components", type=int, default=5)
     parser.add_argument("--no-tf", action="store_true")
+    parser.add_argument("--tf-only", action="store_true")
     args = parser.parse_args()
     k = args.components
     n = 2_000 if args.quick else 20_000
     repeats = 3 if args.quick else 5
+    if not args.tf_only:
+        _main_python(k, n, repeats)
+    if not args.no_tf:
+        _main_tf(k, n, repeats)
+
+
+def _main_python(k, n, repeats):
     times = {c: [] for c in CASES}
     sizes = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -222,8 +236,9 @@ def main():
           "the scalar form of the same information (K components + K weights) ≈ %.0f (%.2f×)"
           % (sizes["detloss FileWriter"], scalar_bytes, sizes["detloss FileWriter"] / scalar_bytes,
              2 * scalar_bytes, sizes["detloss FileWriter"] / (2 * scalar_bytes)))
-    if args.no_tf:
-        return
+
+
+def _main_tf(k, n, repeats):
     proc = subprocess.run([sys.executable, "-c", _TF, str(n // 4), str(k), str(repeats)],
                           capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0:
@@ -232,17 +247,24 @@ def main():
     tf_results = json.loads(proc.stdout.strip().splitlines()[-1])
     print("\nTensorFlow, %d components, %d steps, median of %d\n" % (k, n // 4, repeats))
     print("| mode | empty step µs | K × tf.summary.scalar µs/step | detloss µs/step | ratio | "
-          "ratio of the logging cost (minus the empty step) | bytes/step (scalar vs detloss) |")
-    print("|---|---|---|---|---|---|---|")
+          "ratio of the logging cost (minus the empty step) | floor: one tf.summary.write of a "
+          "constant row, µs/step (its ratio, minus the empty step) | bytes/step (scalar vs "
+          "detloss) |")
+    print("|---|---|---|---|---|---|---|---|")
     for mode in ("eager", "tf.function", "loop"):
         s = tf_results["scalar/" + mode]
         d = tf_results["detloss/" + mode]
         e = statistics.median(x[0] for x in tf_results["none/" + mode])
         ts, td = statistics.median(x[0] for x in s), statistics.median(x[0] for x in d)
-        label = {"loop": "tf.function, 50 steps per call (tf.range)"}.get(mode, mode)
-        print("| %s | %.1f | %.1f | %.1f | %.3f | %.3f | %.0f vs %.0f |" % (
-            label, 1e6 * e, 1e6 * ts, 1e6 * td, td / ts, (td - e) / max(ts - e, 1e-12),
-            s[0][1], d[0][1]))
+        tf_ = statistics.median(x[0] for x in tf_results["floor/" + mode])
+        label = mode
+        if mode == "loop":
+            label = "tf.function, %d steps per call (tf.while_loop)" % tf_results["inner"]
+        # (the logging cost is unresolved when the scalars' median is below the empty step's)
+        of_logging = lambda t: "%.3f" % ((t - e) / (ts - e)) if ts > e else "—"  # noqa: E731
+        print("| %s | %.1f | %.1f | %.1f | %.3f | %s | %.1f (%s) | %.0f vs %.0f |" % (
+            label, 1e6 * e, 1e6 * ts, 1e6 * td, td / ts, of_logging(td), 1e6 * tf_,
+            of_logging(tf_), s[0][1], d[0][1]))
 
 
 if __name__ == "__main__":

@@ -244,3 +244,52 @@ def test_torch_writer_gets_a_detloss_file_beside_it_flushed_with_it(tmp_path):
     detloss.summary.write({"box": 9.0}, step=3, writer=writer)  # reopened, like torch does
     writer.close()
     assert [e[0] for e in read_events(str(tmp_path))] == [0, 1, 2, 3]
+
+
+_TF_EAGER_STEPS = r"""
+import sys
+import numpy as np
+import tensorflow as tf
+from tensorflow.python.eager import context
+import tensorboard_plugin_detloss as d
+
+a, b, c = sys.argv[1:4]
+wa, wb = tf.summary.create_file_writer(a), tf.summary.create_file_writer(b)
+with wa.as_default():
+    assert bool(d.summary.write({"box": 0.5, "cls": 0.25}, step=0, weights={"box": 2.0}))
+    assert bool(d.summary.write({"box": 0.5}, step=np.int64(1)))  # a second layout (tag)
+    assert bool(d.summary.write({"box": 1.5, "cls": 0.75}, step=tf.constant(2, tf.int64),
+                                writer=wb))  # another writer, a tensor step
+    with tf.summary.record_if(False):
+        assert not bool(d.summary.write({"box": 9.0, "cls": 9.0}, step=3))
+    tf.summary.experimental.set_step(4)
+    assert bool(d.summary.write({"box": 0.125, "cls": 0.0625}, step=None))  # the default step
+    assert bool(d.summary.write({"box": 2.0 ** -30, "cls": 3.0}, step=2 ** 40))
+    tf.summary.experimental.set_step(None)
+wa.close()
+wb.close()
+context._reset_context()  # a new eager context: the layouts' string tensors are made again
+with tf.summary.create_file_writer(c).as_default():
+    assert bool(d.summary.write({"box": 0.5, "cls": 0.25}, step=5, weights={"box": 2.0}))
+"""
+
+
+def test_tf_eager_steps_tags_writers_and_record_if(tmp_path):
+    """The eager TF path (cached tag/metadata tensors, the step converted once) writes every
+    step to the right writer with its tag and metadata, and nothing under record_if(False)."""
+    a, b, c = (str(tmp_path / x) for x in "abc")
+    proc = subprocess.run([sys.executable, "-c", _TF_EAGER_STEPS, a, b, c], capture_output=True,
+                          text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got_a = [(step, layout.components, array.tolist()) for step, _, layout, array in read_events(a)]
+    assert got_a == [
+        (0, ("box", "cls"), [0.5, 0.25, 2.0, 1.0]),
+        (1, ("box",), [0.5, 1.0]),
+        (4, ("box", "cls"), [0.125, 0.0625, 1.0, 1.0]),
+        (2 ** 40, ("box", "cls"), [2.0 ** -30, 3.0, 1.0, 1.0]),
+    ]
+    assert [(s, a.tolist()) for s, _, _, a in read_events(b)] == [(2, [1.5, 0.75, 1.0, 1.0])]
+    assert [(s, a.tolist()) for s, _, _, a in read_events(c)] == [(5, [0.5, 0.25, 2.0, 1.0])]
+    tags = {t for _, t, _, _ in read_events(a) + read_events(b) + read_events(c)}
+    assert tags == {metadata.make_tag("loss", "train", ("box", "cls"), False),
+                    metadata.make_tag("loss", "train", ("box",), False)}
