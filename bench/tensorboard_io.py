@@ -8,7 +8,7 @@ written twice: as detloss records, and as the K scalars per step (`train/<c>`, `
 user would log instead. Reported:
   - ingestion: seconds from TensorBoard's start until every run's last step is served;
   - server: detloss `breakdown_multirun` (train and val, every component, downsampled for
-    display to 2,000 points) against the scalars plugin's `scalars_multirun` for every loss tag;
+    display to 2,000 points, in the tab's binary format; JSON once too) against the scalars plugin's `scalars_multirun` for every loss tag;
     time and response bytes: cold (the first request after loading: nothing read yet, the
     long series drawn from their overviews), warm (repeated), and after the tab listed the runs
     (read ahead in the background).
@@ -135,13 +135,15 @@ def _timed(fn):
     return time.perf_counter() - start, result
 
 
-def _detloss_multirun(tb, names):
-    """(seconds, bytes) of the train and val `breakdown_multirun` of every run, for display."""
+def _detloss_multirun(tb, names, fmt="binary"):
+    """(seconds, bytes) of the train and val `breakdown_multirun` of every run, for display,
+    in the tab's binary format (or fmt "json")."""
     seconds, size = 0.0, 0
     for split in ("train", "val"):
         t, (status, _, body) = _timed(lambda: tb.request(
             "/data/plugin/detloss/breakdown_multirun",
-            data=names + [("split", split), ("max_points", "2000")], timeout=600))
+            data=names + [("split", split), ("max_points", "2000"), ("format", fmt)],
+            timeout=600))
         assert status == 200, body[:200]
         seconds += t
         size += len(body)
@@ -184,6 +186,10 @@ def measure(detloss_dir, scalar_dir, runs, n, load_fast, repeats):
         # Cold: a fresh plugin cache is not available without a restart; the first request
         # after loading is cold, the next ones warm (reported apart).
         t_total, size = _detloss_multirun(tbs["detloss"], names)
+        if not detloss_times:
+            # The same as JSON, right after: the overviews are read again (only the encoded
+            # answers are cached), then encoded as JSON.
+            out["json"], out["json bytes"] = _detloss_multirun(tbs["detloss"], names, "json")
         (detloss_times if not detloss_times else warm).append(t_total)
         detloss_bytes = size
         t_total, size = 0.0, 0
@@ -271,6 +277,10 @@ def main():
                       m["detloss bytes"] / m["scalars bytes"], m["warnings first"],
                       m["warnings again"], m["ahead warnings"], m["rss detloss"],
                       m["rss detloss warm"], m["rss ahead"], m["rss scalars"]))
+            print("\n(load_fast=%s) the same first request as JSON instead of the tab's binary "
+                  "format: %.3f s (%.3f× of the sweep), %s bytes (%.2f×)\n" % (
+                      str(load_fast).lower(), m["json"], m["json"] / m["scalars sweep"],
+                      "{:,}".format(m["json bytes"]), m["json bytes"] / m["scalars bytes"]))
             sys.stdout.flush()
 
 

@@ -29,7 +29,7 @@ from tensorboard.util import tb_logging
 from werkzeug import exceptions as http_exceptions
 from werkzeug import wrappers
 
-from tensorboard_plugin_detloss import diagnostics, importers, metadata, reader
+from tensorboard_plugin_detloss import diagnostics, importers, metadata, reader, wire
 
 # Points kept per scalar tag unless --samples_per_plugin says otherwise (TensorBoard: 1000).
 # Every step of the profiles' usual logs fits (an epoch-stepped run, Detectron2's 20-iteration
@@ -94,6 +94,10 @@ class DetlossPlugin(base_plugin.TBPlugin):
         # JSON of display-downsampled breakdowns, per (series, max_points): what the tab asks
         # for again and again, small, kept when the full breakdowns no longer fit.
         self._displays = reader.FingerprintCache(max_entries=4096, max_bytes=64 << 20)
+        # The same in the binary format (wire.py): (header entry, column bytes) per series.
+        self._binary_displays = reader.FingerprintCache(
+            max_entries=4096, max_bytes=64 << 20,
+            sizeof=lambda item: 512 + sum(len(c) for c in item[1]))
         # Warnings JSON per loss (its sorted keys), while every split's data is unchanged.
         self._findings = reader.FingerprintCache(max_entries=256, sizeof=lambda _: 0)
         # (experiment, run, loss name) -> (lock, Diagnoser): new steps update the findings
@@ -245,14 +249,17 @@ class DetlossPlugin(base_plugin.TBPlugin):
             name = _param(request.args, "name")
             max_points = _max_points(request.args)
             fmt = _param(request.args, "format") or "json"
-            if fmt not in ("json", "csv"):
+            if fmt not in ("json", "csv", "binary"):
                 raise errors.InvalidArgumentError(
-                    "format must be 'json' or 'csv', got %r" % fmt
+                    "format must be 'json', 'csv' or 'binary', got %r" % fmt
                 )
+            _check_binary(fmt, max_points)
             breakdown = self._read_one(request, run, split, name, max_points)
         except errors.PublicError as e:
             return _error(request, str(e), e.http_code)
         breakdown = _for_display(breakdown, max_points)
+        if fmt == "binary":
+            return _binary(request, wire.answer([wire.encode(breakdown)]))
         if fmt == "csv":
             return _streamed(request, csv_chunks(breakdown), "text/csv; charset=utf-8")
         return _streamed(request, json_chunks(breakdown), "application/json")
@@ -281,6 +288,11 @@ class DetlossPlugin(base_plugin.TBPlugin):
             split = _param(form, "split", required=True)
             name = _param(form, "name")
             max_points = _max_points(form)
+            fmt = _param(form, "format") or "json"
+            if fmt not in ("json", "binary"):
+                raise errors.InvalidArgumentError(
+                    "format must be 'json' or 'binary', got %r" % fmt)
+            _check_binary(fmt, max_points)
             ctx = plugin_util.context(request.environ)
             experiment = plugin_util.experiment_id(request.environ)
             series = self._list_series(ctx, experiment)
@@ -301,40 +313,47 @@ class DetlossPlugin(base_plugin.TBPlugin):
                 first = next(items, None)  # read now, so that a failing first read is a 4xx
                 items = itertools.chain([first] if first else [], items)
             else:
-                items = self._display_items(ctx, experiment, series, keys, max_points)
+                items = self._display_items(ctx, experiment, series, keys, max_points, fmt)
+                if fmt == "binary":
+                    return _binary(request, wire.answer([item for _, item in items]))
+                items = [(run, [text]) for run, text in items]
         except errors.PublicError as e:
             return _error(request, str(e), e.http_code)
         return _streamed(request, _runs_object(items), "application/json")
 
-    def _display_items(self, ctx, experiment, series, keys, max_points):
-        """[(run, [JSON text])] of each key downsampled to `max_points`: each run's text kept
-        while its data is unchanged, made from what was read ahead when it can be, else from
-        the series' overview, else read whole batch by batch (one batch at most held)."""
+    def _display_items(self, ctx, experiment, series, keys, max_points, fmt="json"):
+        """[(run, encoded)] of each key downsampled to `max_points`, encoded as JSON text or
+        (fmt "binary") `wire.encode`d: kept while the series is unchanged, made from what was
+        read ahead when it can be, else from the series' overview, else read whole batch by
+        batch (one batch at most held)."""
+        if fmt == "binary":
+            cache, encode = self._binary_displays, wire.encode
+        else:
+            cache, encode = self._displays, lambda b: "".join(json_chunks(b))
         encoded = {}
+
+        def keep(key, display):
+            encoded[key] = encode(_for_display(display, max_points))
+            cache.put(experiment, (key, max_points), series[key].fingerprint, encoded[key])
+
         for key in keys:
-            text = self._displays.get(experiment, (key, max_points), series[key].fingerprint)
-            if text is None:
-                display = self._display(experiment, key, series, max_points)
-                if display is not None:
-                    text = "".join(json_chunks(display))
-                    self._displays.put(experiment, (key, max_points), series[key].fingerprint,
-                                       text)
-            if text is not None:
-                encoded[key] = text
+            hit = cache.get(experiment, (key, max_points), series[key].fingerprint)
+            if hit is not None:
+                encoded[key] = hit
+                continue
+            display = self._display(experiment, key, series, max_points)
+            if display is not None:
+                keep(key, display)
         displays = reader.read_displays(self._data_provider, ctx, experiment,
                                         [k for k in keys if k not in encoded], series, max_points)
         for key, display in displays.items():
-            encoded[key] = "".join(json_chunks(_for_display(display, max_points)))
-            self._displays.put(experiment, (key, max_points), series[key].fingerprint,
-                               encoded[key])
+            keep(key, display)
         for batch in reader.read_batches([k for k in keys if k not in encoded], series):
             breakdowns = reader.read_breakdowns(self._data_provider, ctx, experiment, batch,
                                                 series, cache=self._breakdowns)
             for key, b in breakdowns.items():
-                encoded[key] = "".join(json_chunks(_for_display(b, max_points)))
-                self._displays.put(experiment, (key, max_points), series[key].fingerprint,
-                                   encoded[key])
-        return [(key.run, [encoded[key]]) for key in keys if key in encoded]
+                keep(key, b)
+        return [(key.run, encoded[key]) for key in keys if key in encoded]
 
     def _full_items(self, ctx, experiment, series, keys):
         """(run, JSON chunks) of every step of each key, a batch read when it is reached: one
@@ -566,6 +585,19 @@ def _max_points(args):
     if value < 2:
         raise errors.InvalidArgumentError("max_points must be at least 2, got %d" % value)
     return value
+
+
+def _check_binary(fmt, max_points):
+    if fmt == "binary" and max_points is None:
+        raise errors.InvalidArgumentError(
+            "format=binary is the tab's display format: give max_points too (exports: json, csv)")
+
+
+def _binary(request, data):
+    """A 200 answer in the binary display format (wire.py), with Respond's headers."""
+    return wrappers.Response(data, status=200, content_type=wire.CONTENT_TYPE, headers=[
+        ("X-Content-Type-Options", "nosniff"), ("Expires", "0"),
+        ("Cache-Control", "no-cache, must-revalidate")])
 
 
 def _for_display(breakdown, max_points):

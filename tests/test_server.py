@@ -7,12 +7,14 @@ tf.function); every logged step, value, weight and total must come back exactly.
 import csv
 import io
 import json
+import math
 from urllib.parse import urlencode
 
 import pytest
 
 from conftest import LOADERS, start_tensorboard
 from logdirs import XSS_RUN, json_equal
+from tensorboard_plugin_detloss import wire
 
 BASE = "/data/plugin/detloss"
 
@@ -181,6 +183,51 @@ def test_max_points_downsamples_for_display(server):
     assert max(body["values"]["box"]) == 5.0 and min(body["values"]["box"]) == 0.5
     status, _, message = tb.request(BASE + "/breakdown?run=big&split=train&max_points=x")
     assert status == 400 and b"max_points must be an integer" in message
+
+
+def _as_json(decoded):
+    """A decoded binary breakdown as its JSON answer has it (non-finite numbers as strings)."""
+    if isinstance(decoded, float) and not math.isfinite(decoded):
+        return {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}[repr(decoded)]
+    if isinstance(decoded, dict):
+        return {k: _as_json(v) for k, v in decoded.items()}
+    if isinstance(decoded, list):
+        return [_as_json(v) for v in decoded]
+    return decoded
+
+
+def test_binary_display_answers_are_the_json_answers_losslessly(server):
+    """The tab's `format=binary` (wire.py) carries exactly the JSON display answer: every
+    writer's runs (float32 losses as f4, float64 as f8, constant weights once, absent
+    components masked), the hostile names, single and multi-run."""
+    tb, expected = server
+    runs = sorted({key[0] for key in expected.points})
+    for split in ("train", "val"):
+        form = [("runs", r) for r in runs] + [("split", split), ("max_points", "700")]
+        status, _, text = tb.request(BASE + "/breakdown_multirun", data=form)
+        assert status == 200
+        status, content_type, data = tb.request(BASE + "/breakdown_multirun",
+                                                data=form + [("format", "binary")])
+        assert status == 200 and content_type == "application/octet-stream"
+        want = json.loads(text)
+        got = {b["run"]: _as_json(b) for b in wire.decode(data)}
+        assert sorted(got) == sorted(want) and len(got) >= 3
+        for run in want:
+            assert got[run] == want[run], (run, split)
+    key = {"run": "big", "split": "train", "max_points": "1000"}
+    single = get_json(tb, BASE + "/breakdown?" + urlencode(key))
+    status, _, data = tb.request(BASE + "/breakdown?" + urlencode(dict(key, format="binary")))
+    assert status == 200 and [_as_json(b) for b in wire.decode(data)] == [single]
+    assert len(data) < len(json.dumps(single)) / 2
+    for path in ("/breakdown?run=big&split=train&format=binary",):
+        status, _, message = tb.request(BASE + path)
+        assert status == 400 and b"give max_points" in message
+    status, _, message = tb.request(BASE + "/breakdown_multirun", data=[
+        ("runs", "big"), ("split", "train"), ("format", "binary")])
+    assert status == 400 and b"give max_points" in message
+    status, _, message = tb.request(BASE + "/breakdown_multirun", data=[
+        ("runs", "big"), ("split", "train"), ("format", "csv"), ("max_points", "9")])
+    assert status == 400 and b"format must be 'json' or 'binary'" in message
 
 
 def test_warnings_route_reports_non_finite_values(server):

@@ -134,6 +134,91 @@ async function errorMessage(res: Response): Promise<string> {
   return `${res.status} ${res.statusText}${text ? `: ${text}` : ""}`.trim();
 }
 
+interface BinaryColumn {
+  field: string;
+  component: string | null;
+  dtype?: "i4" | "f4" | "f8" | "u1";
+  offset?: number;
+  const?: number;
+}
+
+const BINARY_TYPES = { i4: Int32Array, f4: Float32Array, f8: Float64Array, u1: Uint8Array } as const;
+
+/**
+ * Decodes a `format=binary` answer (docs/API.md, "Binary answers"; the server's wire.py) into
+ * the same objects a JSON answer parses to, so one `decodeBreakdown` reads both.
+ */
+export function decodeBinary(buf: ArrayBuffer): unknown[] {
+  const bytes = new Uint8Array(buf);
+  if (bytes.length < 8 || String.fromCharCode(...bytes.subarray(0, 4)) !== "DLB1") {
+    throw new ApiError("malformed binary answer", 0);
+  }
+  const length = new DataView(buf).getUint32(4, true);
+  if (8 + length > bytes.length) throw new ApiError("malformed binary answer", 0);
+  let header: { breakdowns?: unknown };
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + length))) as { breakdowns?: unknown };
+  } catch {
+    throw new ApiError("malformed binary answer", 0);
+  }
+  const start = Math.ceil((8 + length) / 8) * 8;
+  const entries = Array.isArray(header.breakdowns) ? header.breakdowns : [];
+  return entries.map((e: unknown) => {
+    const entry = (e ?? {}) as Record<string, unknown>;
+    const n = typeof entry.n === "number" ? entry.n : 0;
+    const columns = new Map<string, ArrayLike<number>>();
+    for (const raw of Array.isArray(entry.columns) ? entry.columns : []) {
+      const d = raw as BinaryColumn;
+      const key = `${d.field}\u0000${d.component ?? ""}`;
+      if (typeof d.const === "number") {
+        columns.set(key, new Array<number>(n).fill(d.const));
+      } else if (d.dtype && d.dtype in BINARY_TYPES && typeof d.offset === "number") {
+        const type = BINARY_TYPES[d.dtype];
+        const at = start + d.offset;
+        if (at + n * type.BYTES_PER_ELEMENT > bytes.length) throw new ApiError("malformed binary answer", 0);
+        columns.set(key, new type(buf, at, n));
+      }
+    }
+    const column = (field: string, component: string | null) => columns.get(`${field}\u0000${component ?? ""}`);
+    const withMask = (field: string, mask: string, component: string | null): (number | null)[] | null => {
+      const values = column(field, component);
+      if (!values) return null;
+      const present = column(mask, component);
+      return Array.from({ length: n }, (_, i) => (present && !present[i] ? null : values[i]!));
+    };
+    const components = Array.isArray(entry.components) ? entry.components.map(String) : [];
+    const values: Record<string, unknown> = Object.create(null);
+    const weights: Record<string, unknown> = Object.create(null);
+    for (const c of components) {
+      values[c] = withMask("values", "present", c);
+      weights[c] = withMask("weights", "present", c);
+    }
+    return {
+      run: entry.run,
+      name: entry.name,
+      split: entry.split,
+      components,
+      steps: Array.from(column("steps", null) ?? []),
+      wall_times: Array.from(column("wall_times", null) ?? []),
+      values,
+      weights,
+      total: withMask("total", "total_present", null),
+      num_steps: entry.num_steps,
+    };
+  });
+}
+
+async function fetchBinary(url: string, init?: RequestInit): Promise<unknown[]> {
+  let res: Response;
+  try {
+    res = await fetch(url, init);
+  } catch (e) {
+    throw new ApiError(`could not reach the server (${String(e)})`, 0);
+  }
+  if (!res.ok) throw new ApiError(await errorMessage(res), res.status);
+  return decodeBinary(await res.arrayBuffer());
+}
+
 async function fetchJson(url: string, init?: RequestInit): Promise<unknown> {
   let res: Response;
   try {
@@ -161,7 +246,7 @@ export function breakdownUrl(
   run: string,
   split: string,
   name?: string,
-  opts: { maxPoints?: number; format?: "json" | "csv" } = {},
+  opts: { maxPoints?: number; format?: "json" | "csv" | "binary" } = {},
 ): string {
   const q = new URLSearchParams({ run, split });
   if (name !== undefined) q.set("name", name);
@@ -170,9 +255,15 @@ export function breakdownUrl(
   return `./breakdown?${q.toString()}`;
 }
 
-/** `GET breakdown` for one (run, split, name), downsampled for display to `maxPoints` if given. */
+/**
+ * `GET breakdown` for one (run, split, name), downsampled for display to `maxPoints` if given
+ * (then in the binary format: typed columns, lossless, no JSON to build or parse).
+ */
 export async function fetchBreakdown(run: string, split: string, name?: string, maxPoints?: number): Promise<Breakdown> {
-  return decodeBreakdown(await fetchJson(breakdownUrl(run, split, name, { maxPoints })));
+  if (maxPoints === undefined) return decodeBreakdown(await fetchJson(breakdownUrl(run, split, name)));
+  const [raw] = await fetchBinary(breakdownUrl(run, split, name, { maxPoints, format: "binary" }));
+  if (raw === undefined) throw new ApiError("empty binary answer", 0);
+  return decodeBreakdown(raw);
 }
 
 export type Severity = "info" | "warning" | "error";
@@ -301,6 +392,20 @@ export async function fetchSplit(
   body.set("split", split);
   if (name !== undefined) body.set("name", name);
   if (maxPoints !== undefined) body.set("max_points", String(Math.max(2, Math.round(maxPoints))));
+  const out = new Map<string, Breakdown>();
+  if (maxPoints !== undefined) {
+    body.set("format", "binary");
+    const answers = await fetchBinary("./breakdown_multirun", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8" },
+      body: body.toString(),
+    });
+    for (const raw of answers) {
+      const b = decodeBreakdown(raw);
+      out.set(b.run, b);
+    }
+    return out;
+  }
   const raw = await fetchJson("./breakdown_multirun", {
     method: "POST",
     headers: { "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8" },
@@ -309,7 +414,6 @@ export async function fetchSplit(
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw new ApiError("malformed answer from ./breakdown_multirun", 0);
   }
-  const out = new Map<string, Breakdown>();
   for (const [run, b] of Object.entries(raw as Record<string, unknown>)) out.set(run, decodeBreakdown(b));
   return out;
 }

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { alignColumn, alignForPlot, unionSteps } from "../src/align";
-import { type Breakdown, decodeBreakdown, decodeNumber } from "../src/api";
+import { type Breakdown, decodeBinary, decodeBreakdown, decodeNumber } from "../src/api";
 import { formatNumber } from "../src/format";
 import { OKABE_ITO, assignColors, lineColor } from "../src/palette";
 import { chooseSplits, groupRuns } from "../src/runs";
@@ -38,6 +38,60 @@ test("decodeBreakdown decodes columns and keeps absent values null", () => {
   assert.deepEqual(b.weights["__proto__"], [null, null, null]);
   assert.equal(b.total, null);
   assert.deepEqual(decodeBreakdown({ steps: [0, 1], total: [3, "Infinity"] }).total, [3, Infinity]);
+});
+
+/** A binary answer (the server's wire.py layout) of one entry with the given columns. */
+function binaryAnswer(entry: Record<string, unknown>, columns: ArrayBufferView[]): ArrayBuffer {
+  const header = new TextEncoder().encode(JSON.stringify({ breakdowns: [entry] }));
+  const start = Math.ceil((8 + header.length) / 8) * 8;
+  const sizes = columns.map((c) => Math.ceil(c.byteLength / 8) * 8);
+  const buf = new ArrayBuffer(start + sizes.reduce((a, x) => a + x, 0));
+  const bytes = new Uint8Array(buf);
+  bytes.set([68, 76, 66, 49]); // "DLB1"
+  new DataView(buf).setUint32(4, header.length, true);
+  bytes.set(header, 8);
+  let at = start;
+  columns.forEach((c, i) => {
+    bytes.set(new Uint8Array(c.buffer, c.byteOffset, c.byteLength), at);
+    at += sizes[i]!;
+  });
+  return buf;
+}
+
+test("decodeBinary reads typed columns, constant columns and presence masks", () => {
+  const entry = {
+    run: "<b>r</b>", name: "loss", split: "train", components: ["box", "toString"], num_steps: 9, n: 3,
+    columns: [
+      { field: "steps", component: null, dtype: "i4", offset: 0 },
+      { field: "wall_times", component: null, dtype: "f8", offset: 16 },
+      { field: "values", component: "box", dtype: "f4", offset: 40 },
+      { field: "weights", component: "box", const: 7.5 },
+      { field: "values", component: "toString", dtype: "f8", offset: 56 },
+      { field: "weights", component: "toString", const: 1 },
+      { field: "present", component: "toString", dtype: "u1", offset: 80 },
+    ],
+  };
+  const buf = binaryAnswer(entry, [
+    new Int32Array([0, 5, 2 ** 31 - 1]), new Float64Array([1e9, 1e9 + 0.25, 1e9 + 1]),
+    new Float32Array([0.5, NaN, Infinity]), new Float64Array([0.1, 0.2, 0.3]), new Uint8Array([1, 0, 1]),
+  ]);
+  const [b] = decodeBinary(buf).map(decodeBreakdown);
+  assert.ok(b);
+  assert.equal(b.run, "<b>r</b>");
+  assert.deepEqual(b.steps, [0, 5, 2 ** 31 - 1]);
+  assert.deepEqual(b.wallTimes, [1e9, 1e9 + 0.25, 1e9 + 1]);
+  assert.deepEqual(b.values["box"], [0.5, NaN, Infinity]);
+  assert.deepEqual(b.weights["box"], [7.5, 7.5, 7.5]);
+  assert.deepEqual(b.values["toString"], [0.1, null, 0.3]);
+  assert.deepEqual(b.weights["toString"], [1, null, 1]);
+  assert.equal(b.total, null);
+  assert.equal(b.numSteps, 9);
+});
+
+test("decodeBinary rejects what is not a binary answer, and columns past its end", () => {
+  assert.throws(() => decodeBinary(new TextEncoder().encode('{"a": 1}').buffer), /malformed/);
+  const entry = { run: "r", components: [], n: 4, columns: [{ field: "steps", component: null, dtype: "f8", offset: 0 }] };
+  assert.throws(() => decodeBinary(binaryAnswer(entry, [new Float64Array([1])])), /malformed/);
 });
 
 test("contributions are weight × value; a missing weight counts as 1", () => {
