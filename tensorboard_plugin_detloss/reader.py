@@ -442,30 +442,37 @@ def read_batches(keys, series, limit=None, cost_of=None):
         yield batch
 
 
+def _read_tensors(data_provider, ctx, experiment_id, batch, series, tags_of):
+    """One `read_tensors` of the tags (`tags_of(key)`: [(tag, Layout)]) of a batch of native
+    keys; a SeriesTooLargeError if TensorBoard's data server cannot hand them over."""
+    runs = sorted({series[k].tb_run or k.run for k in batch})
+    tags = sorted({tag for k in batch for tag, _ in tags_of(k)})
+    try:
+        return data_provider.read_tensors(
+            ctx,
+            experiment_id=experiment_id,
+            plugin_name=metadata.PLUGIN_NAME,
+            downsample=_ALL_POINTS,
+            run_tag_filter=provider.RunTagFilter(runs=runs, tags=tags),
+        )
+    except Exception as e:
+        if "RESOURCE_EXHAUSTED" not in str(e) and "larger than max" not in str(e):
+            raise
+        raise SeriesTooLargeError(
+            "%s holds about %d MB of steps, more than TensorBoard's data server "
+            "(--load_fast=true) hands over in one message (256 MiB): start TensorBoard with "
+            "--load_fast=false to read it, or run `detloss check` on the logdir"
+            % (", ".join("%r" % k.run for k in batch),
+               sum(series[k].estimated_bytes for k in batch) // 10**6))
+
+
 def _read_breakdowns(data_provider, ctx, experiment_id, keys, series):
     native = [k for k in keys if not series[k].imported]
     imported = [k for k in keys if series[k].imported]
     result = {}
     for batch in read_batches(native, series):
-        runs = sorted({series[k].tb_run or k.run for k in batch})
-        tags = sorted({tag for k in batch for tag, _ in series[k].parts})
-        try:
-            data = data_provider.read_tensors(
-                ctx,
-                experiment_id=experiment_id,
-                plugin_name=metadata.PLUGIN_NAME,
-                downsample=_ALL_POINTS,
-                run_tag_filter=provider.RunTagFilter(runs=runs, tags=tags),
-            )
-        except Exception as e:
-            if "RESOURCE_EXHAUSTED" not in str(e) and "larger than max" not in str(e):
-                raise
-            raise SeriesTooLargeError(
-                "%s holds about %d MB of steps, more than TensorBoard's data server "
-                "(--load_fast=true) hands over in one message (256 MiB): start TensorBoard with "
-                "--load_fast=false to read it, or run `detloss check` on the logdir"
-                % (", ".join("%r" % k.run for k in batch),
-                   sum(series[k].estimated_bytes for k in batch) // 10**6))
+        data = _read_tensors(data_provider, ctx, experiment_id, batch, series,
+                             lambda key: series[key].parts)
         for key in batch:
             run_data = data.get(series[key].tb_run or key.run, {})
             parts = [(layout, run_data.get(tag, ())) for tag, layout in series[key].parts]
@@ -500,15 +507,8 @@ def read_displays(data_provider, ctx, experiment_id, keys, series, max_points):
     result = {}
     for batch in read_batches(list(chosen), series,
                               cost_of=lambda k: series[k].overview_bytes(chosen[k])):
-        runs = sorted({series[k].tb_run or k.run for k in batch})
-        tags = sorted({tag for k in batch for tag, _ in series[k].overviews[chosen[k]]})
-        data = data_provider.read_tensors(
-            ctx,
-            experiment_id=experiment_id,
-            plugin_name=metadata.PLUGIN_NAME,
-            downsample=_ALL_POINTS,
-            run_tag_filter=provider.RunTagFilter(runs=runs, tags=tags),
-        )
+        data = _read_tensors(data_provider, ctx, experiment_id, batch, series,
+                             lambda key: series[key].overviews[chosen[key]])
         for key in batch:
             run_data = data.get(series[key].tb_run or key.run, {})
             parts = [(layout, run_data.get(tag, ()))

@@ -208,7 +208,8 @@ export function decodeBinary(buf: ArrayBuffer): unknown[] {
   });
 }
 
-async function fetchBinary(url: string, init?: RequestInit): Promise<unknown[]> {
+/** A 2xx answer of `url` (ApiError with the server's message otherwise). */
+async function fetchOk(url: string, init?: RequestInit): Promise<Response> {
   let res: Response;
   try {
     res = await fetch(url, init);
@@ -216,17 +217,15 @@ async function fetchBinary(url: string, init?: RequestInit): Promise<unknown[]> 
     throw new ApiError(`could not reach the server (${String(e)})`, 0);
   }
   if (!res.ok) throw new ApiError(await errorMessage(res), res.status);
-  return decodeBinary(await res.arrayBuffer());
+  return res;
+}
+
+async function fetchBinary(url: string, init?: RequestInit): Promise<unknown[]> {
+  return decodeBinary(await (await fetchOk(url, init)).arrayBuffer());
 }
 
 async function fetchJson(url: string, init?: RequestInit): Promise<unknown> {
-  let res: Response;
-  try {
-    res = await fetch(url, init);
-  } catch (e) {
-    throw new ApiError(`could not reach the server (${String(e)})`, 0);
-  }
-  if (!res.ok) throw new ApiError(await errorMessage(res), res.status);
+  const res = await fetchOk(url, init);
   try {
     return (await res.json()) as unknown;
   } catch {
