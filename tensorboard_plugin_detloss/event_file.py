@@ -21,7 +21,7 @@ from tensorboard_plugin_detloss import overview as _overview
 from tensorboard_plugin_detloss._crc32c import masked_crc32c
 
 _uids = itertools.count()
-BLOCK_ROWS = 1024  # a series' pending steps are written as a block at least this often
+BLOCK_ROWS = 4096  # a series' pending steps are written as a block at least this often
 
 
 class _Pending:

@@ -3,6 +3,7 @@
 Shared by the writer (``summary``) and the reader (``reader``); see docs/FORMAT.md.
 """
 
+import functools
 import hashlib
 import struct
 
@@ -122,6 +123,7 @@ def create_summary_metadata(layout):
     )
 
 
+@functools.lru_cache(maxsize=4096)  # every listing parses every tag's metadata again
 def parse_plugin_metadata(content):
     """Parses `plugin_data.content` into a `Layout`, or None if it is not one we can read.
 

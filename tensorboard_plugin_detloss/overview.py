@@ -54,11 +54,13 @@ def keep_rows(rows, k, has_total):
     else:
         key = columns
     keep += [key.argmin(axis=0), key.argmax(axis=0)]
-    return np.unique(np.concatenate(keep))
+    mask = np.zeros(n, bool)  # (not np.unique: its first call imports numpy.ma, ≈ 20 ms)
+    mask[np.concatenate(keep)] = True
+    return np.flatnonzero(mask)
 
 
 class _Level:
-    __slots__ = ("size", "bucket", "open", "open_count", "out", "out_rows", "state")
+    __slots__ = ("size", "bucket", "open", "open_count", "out", "out_rows", "state", "sent")
 
     def __init__(self, size):
         self.size = size
@@ -68,6 +70,7 @@ class _Level:
         self.out = []  # rows of closed buckets not written yet
         self.out_rows = 0
         self.state = None  # None: undecided; True: written; False: not worth writing
+        self.sent = set()  # (step, wall time) of the open bucket's rows written already
 
 
 class Overview:
@@ -156,8 +159,10 @@ class Overview:
         rows = level.open[0] if len(level.open) == 1 else np.concatenate(level.open)
         candidates = self._candidates(rows, level.open_count) if i else rows
         if level.state is not False:
-            level.out.append(candidates)
-            level.out_rows += len(candidates)
+            new = _unsent(candidates, level.sent)
+            level.out.append(new)
+            level.out_rows += len(new)
+        level.sent = set()
         if i + 1 < len(self.levels):
             self._feed(i + 1, candidates, level.open_count, level.bucket)
         level.open = []
@@ -193,6 +198,8 @@ class Overview:
         for level, partial in zip(self.levels, self._partials()):
             if level.state is False:
                 continue
+            if partial is not None and level.state:
+                partial = _unsent(partial, level.sent, remember=True)
             pending = level.out + ([partial] if partial is not None else [])
             if level.state is None:
                 if span < DECIDE_BUCKETS * level.size:
@@ -203,11 +210,26 @@ class Overview:
                 if not level.state:
                     level.out, level.out_rows = [], 0
                     continue
+                if partial is not None:
+                    _unsent(partial, level.sent, remember=True)
             if pending:
                 result.append((level.size, pending[0] if len(pending) == 1
                                else np.concatenate(pending)))
             level.out, level.out_rows = [], 0
         return result
+
+
+def _unsent(rows, sent, remember=False):
+    """The rows whose (step, wall time) is not in `sent` (adding them to it if `remember`).
+
+    A bucket's rows are written once: its candidates are written while it is open, and then
+    only the rows that became candidates since (a new extreme is a new row; the last row, which
+    carries the bucket's latest count, is always new when the count changed)."""
+    ids = list(zip(rows[:, 0].tolist(), rows[:, 1].tolist()))
+    keep = [i for i, key in enumerate(ids) if key not in sent]
+    if remember:
+        sent.update(ids)
+    return rows if len(keep) == len(rows) else rows[keep]
 
 
 def choose_level(levels, max_step, max_points, k, min_buckets=1):
@@ -232,7 +254,8 @@ def count_steps(size, steps, counts):
     if not len(steps):
         return 0
     buckets = np.asarray(steps, np.int64) // size
-    unique, inverse = np.unique(buckets, return_inverse=True)
-    largest = np.zeros(len(unique))
-    np.maximum.at(largest, inverse, counts)
-    return int(largest.sum())
+    order = np.lexsort((counts, buckets))  # by bucket, the largest count last
+    buckets = buckets[order]
+    last = np.ones(len(buckets), bool)
+    last[:-1] = buckets[1:] != buckets[:-1]
+    return int(np.asarray(counts)[order][last].sum())

@@ -182,7 +182,9 @@ def display_indices(breakdown, max_points):
         if has_nan:
             grid = np.pad(nan, (0, pad)).reshape(buckets, size)
             keep.append((starts + grid.argmax(axis=1))[grid.any(axis=1)])
-    index = np.unique(np.minimum(np.concatenate(keep), n - 1))
+    mask = np.zeros(n, bool)  # sorted and unique (np.unique's first call imports numpy.ma)
+    mask[np.minimum(np.concatenate(keep), n - 1)] = True
+    index = np.flatnonzero(mask)
     if len(index) > max_points:  # only when max_points < per_bucket
         index = index[np.linspace(0, len(index) - 1, max_points).astype(int)]
     return index

@@ -16,7 +16,7 @@ from werkzeug import test as werkzeug_test
 from werkzeug.datastructures import MultiDict
 
 import tensorboard_plugin_detloss as detloss
-from tensorboard_plugin_detloss import diagnostics, metadata, plugin, reader
+from tensorboard_plugin_detloss import diagnostics, event_file, metadata, plugin, reader
 
 
 def datum(step, wall, values):
@@ -289,8 +289,8 @@ def test_reads_are_batched_under_the_data_servers_message_limit(tmp_path, monkey
     counting = _CountingProvider(mux_provider.MultiplexerDataProvider(multiplexer, logdir))
     series = reader.list_series(counting, context.RequestContext(), "")
     [size] = {s.estimated_bytes for s in series.values()}
-    # One block at step 0 (≤ 1,024 rows), each [step, wall, 2 values, 2 weights].
-    assert size == 1024 * 8 * (2 + 4)
+    # One block at step 0 (≤ BLOCK_ROWS rows), each [step, wall, 2 values, 2 weights].
+    assert size == event_file.BLOCK_ROWS * 8 * (2 + 4)
     monkeypatch.setattr(reader, "READ_BATCH_BYTES", 2 * size)
     assert [len(b) for b in reader.read_batches(sorted(series), series)] == [2, 2, 1]
     loaded = plugin.DetlossLoader().load(base_plugin.TBContext(logdir=logdir,
