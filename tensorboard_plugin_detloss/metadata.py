@@ -29,7 +29,7 @@ class Layout:
     """The fixed shape of one series: loss name, split, ordered components, total or not."""
 
     __slots__ = ("name", "split", "components", "has_total", "block", "overview", "tag",
-                 "pack", "pack_row")
+                 "block_tag", "pack", "pack_row")
 
     def __init__(self, name, split, components, has_total, block=False, overview=0):
         self.name = name
@@ -39,6 +39,7 @@ class Layout:
         self.block = bool(block) or overview > 0
         self.overview = int(overview)  # > 0: the overview of a block series (steps per bucket)
         self.tag = make_tag(name, split, self.components, self.has_total, self.block)
+        self.block_tag = self.tag  # an overview's: the tag of the block series it summarises
         if self.overview:
             self.tag += "/overview%d" % self.overview
         # A step's numbers as the tensor's little-endian float64 content (version 1), and a

@@ -207,7 +207,7 @@ def list_series(data_provider, ctx, experiment_id, importer=None):
             if layout is None:
                 continue
             if layout.overview:
-                overviews[(run, layout.as_block().tag)][layout.overview] = (tag, layout)
+                overviews[(run, layout.block_tag)][layout.overview] = (tag, layout)
                 continue
             parts[SeriesKey(run, layout.name, layout.split)].append((tag, layout))
     logical = _native_logical_runs(parts)
