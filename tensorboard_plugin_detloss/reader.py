@@ -498,7 +498,7 @@ def read_displays(data_provider, ctx, experiment_id, keys, series, max_points):
     """{SeriesKey: Breakdown} of those native `keys` whose overview (overview.py) is fine
     enough for a display of `max_points` points, read from the overview: a few percent of the
     rows, with every bucket's extremes and NaNs, and `num_steps` the series' own. Keys left
-    out are read whole (short series, data without an overview)."""
+    out are read whole (short series, data without an overview, a damaged overview)."""
     chosen = {}
     for key in keys:
         s = series[key]
@@ -516,6 +516,8 @@ def read_displays(data_provider, ctx, experiment_id, keys, series, max_points):
             parts = [(layout, run_data.get(tag, ()))
                      for tag, layout in series[key].overviews[chosen[key]]]
             breakdown = assemble(key, parts)
+            if breakdown.skipped or not len(breakdown.steps):
+                continue  # a damaged overview: read the series whole, which says what is wrong
             breakdown.num_steps = max(len(breakdown.steps), sum(
                 _overview_steps(layout, datums) for layout, datums in parts))
             result[key] = breakdown
@@ -529,7 +531,8 @@ def _overview_steps(layout, datums):
     if not arrays:
         return 0
     rows = np.concatenate(arrays)
-    rows = rows[np.isfinite(rows[:, 0]) & (rows[:, 0] >= 0)]
+    ok = ((rows[:, 0] >= 0) & (rows[:, 0] < 2**53) & (rows[:, -1] >= 0) & (rows[:, -1] < 2**53))
+    rows = rows[ok]  # (a damaged or hand-made count never becomes a NaN number of steps)
     return overview.count_steps(layout.overview, rows[:, 0], rows[:, -1])
 
 

@@ -277,3 +277,56 @@ def test_tensorboard_answers_what_the_plugin_computes_from_the_overview(server, 
         assert time.time() < deadline, (status, body[:300], server.log_text()[-2000:])
         time.sleep(0.5)
     assert json.dumps(got, sort_keys=True) == json.dumps(want, sort_keys=True)
+
+
+def test_a_damaged_overview_never_breaks_a_display(tmp_path):
+    """Hand-made overview rows in the blocks' own events — NaN and negative counts and steps, a
+    wrong width — give answers, never a 500: rows that cannot be read make the series read
+    whole; readable ones with odd counts still draw, with a sane number of steps."""
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+
+    from tensorboard_plugin_detloss import event_file
+
+    base = metadata.Layout("loss", "train", ["box"], False, block=True)
+    rows = np.zeros((20_000, 4))
+    rows[:, 0] = np.arange(20_000)
+    rows[:, 1] = 1e9
+    rows[:, 2] = 1.0
+    rows[:, 3] = 2.0
+    odd = np.array([[0, 1e9, 5.0, 2.0, np.nan], [7, 1e9, 1.0, 2.0, -1.0],
+                    [19_999, 1e9, 1.0, 2.0, 1e300]])
+    with event_file.FileWriter(str(tmp_path / "run")) as w:
+        w.add_event(event_pb2.Event(wall_time=1e9, step=0, summary=summary_pb2.Summary(
+            value=[w._block_value(base, 10_000, rows[:10_000].tobytes())])))
+        values = [w._block_value(base, 10_000, rows[10_000:].tobytes()),
+                  w._block_value(base.as_overview(256), len(odd), odd.tobytes())]
+        wrong = w._block_value(base.as_overview(1024), 1, np.zeros(3).tobytes())
+        wrong.tensor.tensor_shape.dim[1].size = 3
+        values.append(wrong)
+        w.add_event(event_pb2.Event(wall_time=1e9, step=10_000,
+                                    summary=summary_pb2.Summary(value=values)))
+    _, recorder, client = _in_process(str(tmp_path))
+    for max_points in (20, 60):
+        answer = client.get("/data/plugin/detloss/breakdown?run=run&split=train&max_points=%d"
+                            % max_points)
+        assert answer.status_code == 200, answer.get_data()
+        body = json.loads(answer.get_data())
+        assert body["num_steps"] >= len(body["steps"]) > 0
+        assert set(body["steps"]) <= set(range(20_000))
+    # 1024 cannot be read (wrong width): the whole series was; 256 was used as it is.
+    assert any(tag.endswith("/overview1024") for tag in recorder.reads[0])
+    assert recorder.reads[1] == ["detloss/loss/train/" + base.tag.rsplit("/", 1)[1]]
+    assert recorder.reads[2][0].endswith("/overview256") and len(recorder.reads) == 3
+    assert body["steps"] == [0, 7, 19_999] and body["values"]["box"] == [5.0, 1.0, 1.0]
+    assert body["num_steps"] == 3  # no count could be read: the rows it has
+    # A step that cannot be read makes the overview unusable: the series is read whole.
+    odd[1, 0] = np.nan
+    with event_file.FileWriter(str(tmp_path / "run")) as w:
+        w.add_event(event_pb2.Event(wall_time=2e9, step=10_000, summary=summary_pb2.Summary(
+            value=[w._block_value(base, 10_000, rows[10_000:].tobytes()),
+                   w._block_value(base.as_overview(256), len(odd), odd.tobytes())])))
+    _, recorder, client = _in_process(str(tmp_path))
+    body = json.loads(client.get("/data/plugin/detloss/breakdown?run=run&split=train"
+                                 "&max_points=60").get_data())
+    assert recorder.reads[0][0].endswith("/overview256") and "overview" not in recorder.reads[1][0]
+    assert 0 < len(body["steps"]) <= 60 and body["num_steps"] == 20_000

@@ -25,6 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 import tensorboard_plugin_detloss as detloss  # noqa: E402
+from tensorboard_plugin_detloss import event_file, metadata  # noqa: E402
 from tb_process import TensorBoard  # noqa: E402
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -56,7 +57,10 @@ def main():
     ap.add_argument("--steps", type=int, default=5000)
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
-    logdir = "/tmp/detloss-bench-%d-%d-%d" % (a.runs, a.components, a.steps)
+    # Named by the format too: a logdir an older version wrote is not reused (it would be read
+    # without the newer format's help: this happened once, with no overviews).
+    logdir = "/tmp/detloss-bench-%d-%d-%d-v%d-%d" % (
+        a.runs, a.components, a.steps, metadata.PROTO_VERSION, event_file.BLOCK_ROWS)
     if not os.path.exists(os.path.join(logdir, "done")):
         os.makedirs(logdir, exist_ok=True)
         t = time.time()
