@@ -196,6 +196,10 @@ def list_series(data_provider, ctx, experiment_id, importer=None):
     Args:
       importer: an `importers.Importer` (the profiles in force); None = the built-in profiles.
     """
+    # The two listings at once: under --load_fast=true each call to TensorBoard's data server
+    # costs ≈ 40 ms however small (docs/PERFORMANCE.md, "Calls to the data server").
+    scalars = _Call(data_provider.list_scalars, ctx, experiment_id=experiment_id,
+                    plugin_name=SCALARS_PLUGIN)
     mapping = data_provider.list_tensors(
         ctx, experiment_id=experiment_id, plugin_name=metadata.PLUGIN_NAME
     )
@@ -235,7 +239,7 @@ def list_series(data_provider, ctx, experiment_id, importer=None):
         series[SeriesKey(run, key.name, key.split)].overviews = _overview_levels(
             mapping[key.run], key_parts, [overviews.get((key.run, tag), {}) for tag, _ in key_parts])
     try:
-        series.update(_list_imported(data_provider, ctx, experiment_id, importer,
+        series.update(_list_imported(scalars.result(), importer,
                                      native_runs={k.run for k in series} | {k.run for k in parts}))
     except Exception:  # an import problem must never hide native data
         logger.exception("detloss: importing framework scalars failed")
@@ -283,11 +287,33 @@ def _native_logical_runs(parts):
     return mapping
 
 
-def _list_imported(data_provider, ctx, experiment_id, importer, native_runs):
+class _Call:
+    """`fn(*args, **kwargs)` run on a thread now; `result()` waits for it (and raises what
+    it raised)."""
+
+    def __init__(self, fn, *args, **kwargs):
+        self._result = self._error = None
+        self._thread = threading.Thread(target=self._run, args=(fn, args, kwargs), daemon=True,
+                                        name="detloss-list")
+        self._thread.start()
+
+    def _run(self, fn, args, kwargs):
+        try:
+            self._result = fn(*args, **kwargs)
+        except BaseException as e:  # handed to the caller of result()
+            self._error = e
+
+    def result(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+def _list_imported(scalars, importer, native_runs):
+    """{SeriesKey: Series} of the runs the importer's profiles recognise in `scalars` (what
+    `list_scalars` answered), leaving out `native_runs`."""
     importer = importer or importers.Importer()
-    scalars = data_provider.list_scalars(
-        ctx, experiment_id=experiment_id, plugin_name=SCALARS_PLUGIN
-    )
     matches = importer.match({run: list(tags) for run, tags in scalars.items()},
                              skip_runs=native_runs)
     series = {}
