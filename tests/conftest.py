@@ -94,3 +94,27 @@ def _query(key):
     from urllib.parse import urlencode
 
     return urlencode({"run": key[0], "name": key[1], "split": key[2]})
+
+
+def in_process(logdir, wrap=None):
+    """(multiplexer, data provider, plugin, werkzeug client): the plugin served in-process over
+    a multiplexer that has loaded every detloss point of `logdir`; the provider wrapped by
+    `wrap` (e.g. to count its calls) when given. `multiplexer.Reload()` picks up new data."""
+    from tensorboard.backend import application
+    from tensorboard.backend.event_processing import data_provider as mux_provider
+    from tensorboard.backend.event_processing import plugin_event_multiplexer as mux
+    from tensorboard.plugins import base_plugin
+    from werkzeug import test as werkzeug_test
+
+    from tensorboard_plugin_detloss import metadata, plugin
+
+    multiplexer = mux.EventMultiplexer(tensor_size_guidance={metadata.PLUGIN_NAME: 0})
+    multiplexer.AddRunsFromDirectory(logdir)
+    multiplexer.Reload()
+    provider = mux_provider.MultiplexerDataProvider(multiplexer, logdir)
+    if wrap is not None:
+        provider = wrap(provider)
+    loaded = plugin.DetlossLoader().load(base_plugin.TBContext(logdir=logdir,
+                                                               data_provider=provider))
+    return multiplexer, provider, loaded, werkzeug_test.Client(
+        application.TensorBoardWSGI([loaded]))

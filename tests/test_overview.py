@@ -16,16 +16,11 @@ import os
 import numpy as np
 import pytest
 from tensorboard import context
-from tensorboard.backend import application
-from tensorboard.backend.event_processing import data_provider as mux_provider
 from tensorboard.backend.event_processing import event_file_loader
-from tensorboard.backend.event_processing import plugin_event_multiplexer as mux
-from tensorboard.plugins import base_plugin
-from werkzeug import test as werkzeug_test
 from werkzeug.datastructures import MultiDict
 
 import tensorboard_plugin_detloss as detloss
-from conftest import LOADERS
+from conftest import LOADERS, in_process
 from tb_process import TensorBoard
 from tensorboard_plugin_detloss import metadata, overview, plugin, reader
 
@@ -144,13 +139,8 @@ class _TagRecorder:
 
 
 def _in_process(logdir):
-    multiplexer = mux.EventMultiplexer(tensor_size_guidance={metadata.PLUGIN_NAME: 0})
-    multiplexer.AddRunsFromDirectory(logdir)
-    multiplexer.Reload()
-    recorder = _TagRecorder(mux_provider.MultiplexerDataProvider(multiplexer, logdir))
-    loaded = plugin.DetlossLoader().load(base_plugin.TBContext(logdir=logdir,
-                                                               data_provider=recorder))
-    return multiplexer, recorder, werkzeug_test.Client(application.TensorBoardWSGI([loaded]))
+    multiplexer, recorder, _, client = in_process(logdir, wrap=_TagRecorder)
+    return multiplexer, recorder, client
 
 
 def _multirun(client, split="train", max_points=600):
@@ -199,10 +189,7 @@ def test_display_from_the_overview_draws_like_the_whole_series(logdir):
     envelope), though not the same steps."""
     _, _, client = _in_process(logdir)
     answer = _multirun(client)
-    multiplexer = mux.EventMultiplexer(tensor_size_guidance={metadata.PLUGIN_NAME: 0})
-    multiplexer.AddRunsFromDirectory(logdir)
-    multiplexer.Reload()
-    provider_ = mux_provider.MultiplexerDataProvider(multiplexer, logdir)
+    _, provider_, _, _ = in_process(logdir)
     ctx = context.RequestContext()
     series = reader.list_series(provider_, ctx, "")
     keys = [k for k in series if k.split == "train"]

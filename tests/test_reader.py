@@ -7,15 +7,11 @@ import time
 import numpy as np
 import pytest
 from tensorboard import context
-from tensorboard.backend import application
-from tensorboard.backend.event_processing import data_provider as mux_provider
-from tensorboard.backend.event_processing import plugin_event_multiplexer as mux
 from tensorboard.data import provider
-from tensorboard.plugins import base_plugin
-from werkzeug import test as werkzeug_test
 from werkzeug.datastructures import MultiDict
 
 import tensorboard_plugin_detloss as detloss
+from conftest import in_process
 from tensorboard_plugin_detloss import diagnostics, event_file, metadata, plugin, reader
 
 
@@ -58,15 +54,7 @@ def test_empty_series_assembles_to_empty_breakdown():
 
 
 def _client(logdir):
-    multiplexer = mux.EventMultiplexer(tensor_size_guidance={metadata.PLUGIN_NAME: 0})
-    multiplexer.AddRunsFromDirectory(logdir)
-    multiplexer.Reload()
-    context = base_plugin.TBContext(
-        logdir=logdir,
-        data_provider=mux_provider.MultiplexerDataProvider(multiplexer, logdir),
-    )
-    app = application.TensorBoardWSGI([plugin.DetlossLoader().load(context)])
-    return werkzeug_test.Client(app)
+    return in_process(logdir)[3]
 
 
 def test_routes_in_process(tmp_path):
@@ -173,10 +161,7 @@ def test_breakdown_cache_reuses_reads_until_the_data_changes(tmp_path):
     for step in range(5):
         detloss.summary.write({"box": float(step)}, step=step, writer=writer)
     writer.flush()
-    multiplexer = mux.EventMultiplexer(tensor_size_guidance={metadata.PLUGIN_NAME: 0})
-    multiplexer.AddRunsFromDirectory(logdir)
-    multiplexer.Reload()
-    provider_ = _CountingProvider(mux_provider.MultiplexerDataProvider(multiplexer, logdir))
+    multiplexer, provider_, _, _ = in_process(logdir, wrap=_CountingProvider)
     cache = reader.BreakdownCache()
     ctx = context.RequestContext()
 
@@ -202,12 +187,7 @@ def test_warnings_follow_new_data(tmp_path, monkeypatch):
     for step in range(50):
         detloss.summary.write({"box": 1.0 + 1.0 / (step + 1), "cls": 0.5}, step=step, writer=writer)
     writer.flush()
-    multiplexer = mux.EventMultiplexer(tensor_size_guidance={metadata.PLUGIN_NAME: 0})
-    multiplexer.AddRunsFromDirectory(logdir)
-    multiplexer.Reload()
-    context_ = base_plugin.TBContext(
-        logdir=logdir, data_provider=mux_provider.MultiplexerDataProvider(multiplexer, logdir))
-    client = werkzeug_test.Client(application.TensorBoardWSGI([plugin.DetlossLoader().load(context_)]))
+    multiplexer, _, _, client = in_process(logdir)
 
     def kinds():
         body = json.loads(client.get("/data/plugin/detloss/warnings?run=r").get_data())
@@ -237,13 +217,7 @@ def test_warnings_update_incrementally_and_equal_a_fresh_diagnosis(tmp_path, mon
     writer = detloss.summary.FileWriter(run)
     write(writer, range(40_000), 1e9)
     writer.flush()
-    multiplexer = mux.EventMultiplexer(tensor_size_guidance={metadata.PLUGIN_NAME: 0})
-    multiplexer.AddRunsFromDirectory(logdir)
-    multiplexer.Reload()
-    provider_ = mux_provider.MultiplexerDataProvider(multiplexer, logdir)
-    loaded = plugin.DetlossLoader().load(base_plugin.TBContext(logdir=logdir,
-                                                               data_provider=provider_))
-    client = werkzeug_test.Client(application.TensorBoardWSGI([loaded]))
+    multiplexer, provider_, loaded, client = in_process(logdir)
 
     def route_and_fresh():
         body = json.loads(client.get("/data/plugin/detloss/warnings?run=r").get_data())
@@ -283,19 +257,13 @@ def test_reads_are_batched_under_the_data_servers_message_limit(tmp_path, monkey
         with detloss.summary.FileWriter(os.path.join(logdir, "run%d" % r)) as w:
             for step in range(1000):
                 detloss.summary.write({"box": 1.0, "cls": 2.0}, step=step, writer=w)
-    multiplexer = mux.EventMultiplexer(tensor_size_guidance={metadata.PLUGIN_NAME: 0})
-    multiplexer.AddRunsFromDirectory(logdir)
-    multiplexer.Reload()
-    counting = _CountingProvider(mux_provider.MultiplexerDataProvider(multiplexer, logdir))
+    _, counting, loaded, client = in_process(logdir, wrap=_CountingProvider)
     series = reader.list_series(counting, context.RequestContext(), "")
     [size] = {s.estimated_bytes for s in series.values()}
     # One block at step 0 (≤ BLOCK_ROWS rows), each [step, wall, 2 values, 2 weights].
     assert size == event_file.BLOCK_ROWS * 8 * (2 + 4)
     monkeypatch.setattr(reader, "READ_BATCH_BYTES", 2 * size)
     assert [len(b) for b in reader.read_batches(sorted(series), series)] == [2, 2, 1]
-    loaded = plugin.DetlossLoader().load(base_plugin.TBContext(logdir=logdir,
-                                                               data_provider=counting))
-    client = werkzeug_test.Client(application.TensorBoardWSGI([loaded]))
     form = MultiDict([("runs", "run%d" % r) for r in range(5)] +
                      [("split", "train"), ("max_points", "50")])
     response = client.post("/data/plugin/detloss/breakdown_multirun", data=form)
@@ -339,13 +307,7 @@ def test_listing_the_runs_reads_ahead_so_first_requests_read_nothing(tmp_path, m
                 detloss.summary.write({"box": 1.5, "cls": 0.6}, step=step, split="val", writer=w)
         w.flush()
         writers.append(w)
-    multiplexer = mux.EventMultiplexer(tensor_size_guidance={metadata.PLUGIN_NAME: 0})
-    multiplexer.AddRunsFromDirectory(logdir)
-    multiplexer.Reload()
-    counting = _CountingProvider(mux_provider.MultiplexerDataProvider(multiplexer, logdir))
-    loaded = plugin.DetlossLoader().load(base_plugin.TBContext(logdir=logdir,
-                                                               data_provider=counting))
-    client = werkzeug_test.Client(application.TensorBoardWSGI([loaded]))
+    multiplexer, counting, loaded, client = in_process(logdir, wrap=_CountingProvider)
     assert client.get("/data/plugin/detloss/runs").status_code == 200
     assert loaded.warm_idle.wait(60)
     reads = counting.calls.count("read_tensors")
