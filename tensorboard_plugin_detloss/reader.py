@@ -524,7 +524,8 @@ def read_displays(data_provider, ctx, experiment_id, keys, series, max_points):
     """{SeriesKey: Breakdown} of those native `keys` whose overview (overview.py) is fine
     enough for a display of `max_points` points, read from the overview: a few percent of the
     rows, with every bucket's extremes and NaNs, and `num_steps` the series' own. Keys left
-    out are read whole (short series, data without an overview, a damaged overview)."""
+    out are read whole (short series, data without an overview, a damaged overview, a restart
+    that re-logged steps)."""
     chosen = {}
     for key in keys:
         s = series[key]
@@ -544,6 +545,11 @@ def read_displays(data_provider, ctx, experiment_id, keys, series, max_points):
             breakdown = assemble(key, parts)
             if breakdown.skipped or not len(breakdown.steps):
                 continue  # a damaged overview: read the series whole, which says what is wrong
+            if (np.diff(breakdown.wall_times) < 0).any():
+                # Not one timeline (a restart re-logged steps: an older row sits at a later
+                # step than a newer one): which of its rows the series still holds is known
+                # only from every row, so read it whole.
+                continue
             breakdown.num_steps = max(len(breakdown.steps), sum(
                 _overview_steps(layout, datums) for layout, datums in parts))
             result[key] = breakdown

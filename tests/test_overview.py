@@ -317,3 +317,30 @@ def test_a_damaged_overview_never_breaks_a_display(tmp_path):
                                  "&max_points=60").get_data())
     assert recorder.reads[0][0].endswith("/overview256") and "overview" not in recorder.reads[1][0]
     assert 0 < len(body["steps"]) <= 60 and body["num_steps"] == 20_000
+
+
+def test_a_restart_that_relogs_steps_is_drawn_as_the_whole_series(tmp_path):
+    """A job restarted from a checkpoint re-logs steps 20,000–26,000 with new values and writes
+    an overview of its own: the overview tags end where the blocks do, but hold the first run's
+    rows for steps it re-logged. Every point drawn is the series' own value at that step."""
+    run = str(tmp_path / "run")
+    with detloss.summary.FileWriter(run) as first:
+        for step in range(30_000):
+            detloss.summary.write({"box": 1.0 + (step % 7) * 0.01}, step=step, writer=first,
+                                  walltime=1e9 + step)
+    with detloss.summary.FileWriter(run) as again:
+        for step in range(20_000, 26_001):
+            detloss.summary.write({"box": 3.0 + (step % 5) * 0.01}, step=step, writer=again,
+                                  walltime=2e9 + step)
+    _, recorder, client = _in_process(str(tmp_path))
+    body = json.loads(client.get("/data/plugin/detloss/breakdown?run=run&split=train"
+                                 "&max_points=400").get_data())
+    whole = json.loads(client.get("/data/plugin/detloss/breakdown?run=run&split=train")
+                       .get_data())
+    value_at = dict(zip(whole["steps"], whole["values"]["box"]))
+    assert [value_at[s] for s in body["steps"]] == body["values"]["box"]
+    assert body["num_steps"] == 30_000
+    assert any(20_000 <= s <= 26_000 for s in body["steps"])
+    # The overview was listed and fresh, so it was read — and then not used: read whole.
+    assert recorder.reads[0][0].endswith("/overview256")
+    assert all("overview" not in tag for tag in recorder.reads[1])
