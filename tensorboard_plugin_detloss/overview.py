@@ -9,13 +9,15 @@ included).
 
 `FileWriter` keeps those rows for buckets of LEVELS steps and writes them beside each block of
 a series, in the same event, under one overview tag per level (docs/FORMAT.md). A display
-read then takes the coarsest level that is still finer than the chart's buckets and reads
+read then takes the coarsest level whose buckets are no coarser than the chart's and reads
 20–70× fewer rows than the series holds; exports and diagnostics still read every row.
 
 An overview row is a block row with one more number, `count`: how many rows the writer had
-written in that row's bucket when it wrote the row. A bucket is rewritten (with its latest
-candidates) each time its series is written while the bucket is open, so the largest count
-per bucket is the bucket's row count, and their sum the series' number of steps.
+written in that row's bucket when it wrote the row. A bucket's candidates are written while
+it is still open, so that the overview always covers the blocks, each row once: later events
+add the rows that became candidates since, and the bucket's last row (always new when the
+bucket grew) carries its latest count. So the largest count per bucket is the bucket's row
+count, and their sum the series' number of steps.
 """
 
 import numpy as np
