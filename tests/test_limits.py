@@ -184,8 +184,13 @@ def server(request, logdir):
     try:
         while True:
             status, _, body = tb.request(BASE + "/runs", timeout=120)
-            runs = {i["run"] for i in json.loads(body)} if status == 200 else set()
-            if {small_run(SMALL_RUNS - 1), "wide", "long", "long_names", DEEP_RUN} <= runs:
+            items = json.loads(body) if status == 200 else []
+            runs = {i["run"] for i in items}
+            # Every run and split listed (the multiplexer loads runs in any order, a run's
+            # files one after another), and the longest series complete.
+            if ({small_run(i) for i in range(SMALL_RUNS)} | {"wide", "long", "long_names",
+                                                              DEEP_RUN} <= runs
+                    and sum(i["run"] == "wide" for i in items) == 2):
                 status, _, body = tb.request(
                     BASE + "/breakdown?" + q(run="long", split="train", max_points=2), timeout=300)
                 if status == 200 and json.loads(body)["num_steps"] == LONG_STEPS:
