@@ -28,6 +28,13 @@ ALPHA_VAL = list(range(19, ALPHA_STEPS, 20))
 LONG_STEPS = 3000
 
 
+# Every (run, loss name, split) write_logs writes.
+LISTED = {("alpha", "loss", "train"), ("alpha", "loss", "val"), ("beta", "loss", "train"),
+          ("beta", "loss", "val"), (XSS_RUN, "loss", "train"), (XSS_RUN, "loss", "val"),
+          ("long", "loss", "train"), ("two_losses", "loss", "train"),
+          ("two_losses", "aux_loss", "train")}
+
+
 def alpha_train(step):
     return {"box": 0.125 + 1.0 / (8 + step), "cls": 2.0 - step / 160.0, "dfl": 0.75 + (step % 4) / 16.0}
 
@@ -103,8 +110,9 @@ def tensorboard(request, logdir):
     deadline = time.time() + 120
     while True:
         status, _, body = tb.request("/data/plugin/detloss/runs")
-        runs = {item["run"] for item in json.loads(body)} if status == 200 else set()
-        if {"alpha", "beta", XSS_RUN, "two_losses", "long"} <= runs:
+        listed = {(i["run"], i["name"], i["split"]) for i in json.loads(body)} if status == 200 else set()
+        # Every series listed (a run's file may be half loaded), the longest one complete.
+        if LISTED <= listed:
             q = urllib.parse.urlencode({"run": "long", "split": "train", "max_points": 2})
             status, _, body = tb.request("/data/plugin/detloss/breakdown?" + q)
             if status == 200 and json.loads(body)["num_steps"] == LONG_STEPS:
