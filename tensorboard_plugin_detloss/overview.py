@@ -34,6 +34,29 @@ DECIDE_BUCKETS = 8
 _COMPACT_ROWS = 4096  # a bucket's rows are reduced to its candidates beyond this many
 
 
+def extreme_indices(columns, size):
+    """Sorted indices of what draws each bucket of `size` consecutive points like all of them:
+    its first and last, and where each of `columns` reaches its minimum and maximum (a NaN
+    counts as a maximum) and first turns NaN. The one rule of display sampling and overviews."""
+    n = len(columns[0])
+    buckets = -(-n // size)
+    starts = np.arange(buckets) * size
+    pad = buckets * size - n
+    keep = [starts, np.minimum(starts + size, n) - 1]
+    for column in columns:
+        nan = np.isnan(column)
+        has_nan = nan.any()
+        key = np.where(nan, np.inf, column) if has_nan else column
+        grid = np.pad(key, (0, pad), mode="edge").reshape(buckets, size)
+        keep += [starts + grid.argmin(axis=1), starts + grid.argmax(axis=1)]
+        if has_nan:
+            grid = np.pad(nan, (0, pad)).reshape(buckets, size)
+            keep.append((starts + grid.argmax(axis=1))[grid.any(axis=1)])
+    mask = np.zeros(n, bool)  # (not np.unique: its first call imports numpy.ma, ≈ 20 ms)
+    mask[np.minimum(np.concatenate(keep), n - 1)] = True
+    return np.flatnonzero(mask)
+
+
 def keep_rows(rows, k, has_total):
     """Sorted indices of the rows of one bucket that draw like all of them.
 
@@ -44,21 +67,9 @@ def keep_rows(rows, k, has_total):
     n = len(rows)
     if n <= 2:
         return np.arange(n)
-    columns = rows[:, 2:2 + k] * rows[:, 2 + k:2 + 2 * k]
-    total = rows[:, 2 + 2 * k] if has_total else columns.sum(axis=1)
-    columns = np.column_stack([columns, total])
-    nan = np.isnan(columns)
-    keep = [np.array([0, n - 1])]
-    if nan.any():
-        key = np.where(nan, np.inf, columns)
-        any_nan = nan.any(axis=0)
-        keep.append(nan.argmax(axis=0)[any_nan])  # first NaN of each column that has one
-    else:
-        key = columns
-    keep += [key.argmin(axis=0), key.argmax(axis=0)]
-    mask = np.zeros(n, bool)  # (not np.unique: its first call imports numpy.ma, ≈ 20 ms)
-    mask[np.concatenate(keep)] = True
-    return np.flatnonzero(mask)
+    contributions = rows[:, 2:2 + k] * rows[:, 2 + k:2 + 2 * k]
+    total = rows[:, 2 + 2 * k] if has_total else contributions.sum(axis=1)
+    return extreme_indices(list(contributions.T) + [total], n)
 
 
 class _Level:

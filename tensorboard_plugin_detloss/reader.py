@@ -165,26 +165,9 @@ def display_indices(breakdown, max_points):
         return np.arange(n)
     columns = list(breakdown.contributions().values())
     columns.append(breakdown.total if breakdown.total is not None else breakdown.summed_total())
-    nans = [np.isnan(column) for column in columns]
-    with_nan = [nan.any() for nan in nans]
-    per_bucket = 2 + 2 * len(columns) + sum(with_nan)
+    per_bucket = 2 + 2 * len(columns) + sum(bool(np.isnan(c).any()) for c in columns)
     size = -(-n // max(1, max_points // per_bucket))  # steps per bucket
-    buckets = -(-n // size)
-    starts = np.arange(buckets) * size
-    pad = buckets * size - n
-    keep = [starts, np.minimum(starts + size, n) - 1]
-    for column, nan, has_nan in zip(columns, nans, with_nan):
-        # Per bucket, the minimum and the maximum on a (buckets × size) grid padded with the
-        # last value; and the first NaN, so a NaN is never sampled away.
-        key = np.where(nan, np.inf, column) if has_nan else column
-        grid = np.pad(key, (0, pad), mode="edge").reshape(buckets, size)
-        keep += [starts + grid.argmin(axis=1), starts + grid.argmax(axis=1)]
-        if has_nan:
-            grid = np.pad(nan, (0, pad)).reshape(buckets, size)
-            keep.append((starts + grid.argmax(axis=1))[grid.any(axis=1)])
-    mask = np.zeros(n, bool)  # sorted and unique (np.unique's first call imports numpy.ma)
-    mask[np.minimum(np.concatenate(keep), n - 1)] = True
-    index = np.flatnonzero(mask)
+    index = overview.extreme_indices(columns, size)
     if len(index) > max_points:  # only when max_points < per_bucket
         index = index[np.linspace(0, len(index) - 1, max_points).astype(int)]
     return index
