@@ -12,6 +12,7 @@ for any number of runs.
 """
 
 import collections
+import concurrent.futures
 import threading
 
 import numpy as np
@@ -32,6 +33,9 @@ NATIVE_SOURCE = "detloss"
 
 SeriesKey = collections.namedtuple("SeriesKey", ["run", "name", "split"])
 
+
+# Runs list_scalars beside list_tensors (both listings at once; see list_series).
+_LISTING = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="detloss-list")
 
 READ_BATCH_BYTES = 64 << 20  # estimated bytes of steps per `read_tensors` call
 
@@ -181,8 +185,8 @@ def list_series(data_provider, ctx, experiment_id, importer=None):
     """
     # The two listings at once: under --load_fast=true each call to TensorBoard's data server
     # costs ≈ 40 ms however small (docs/PERFORMANCE.md, "Calls to the data server").
-    scalars = _Call(data_provider.list_scalars, ctx, experiment_id=experiment_id,
-                    plugin_name=SCALARS_PLUGIN)
+    scalars = _LISTING.submit(data_provider.list_scalars, ctx, experiment_id=experiment_id,
+                              plugin_name=SCALARS_PLUGIN)
     mapping = data_provider.list_tensors(
         ctx, experiment_id=experiment_id, plugin_name=metadata.PLUGIN_NAME
     )
@@ -268,29 +272,6 @@ def _native_logical_runs(parts):
         for tb_run in members:
             mapping[tb_run] = run
     return mapping
-
-
-class _Call:
-    """`fn(*args, **kwargs)` run on a thread now; `result()` waits for it (and raises what
-    it raised)."""
-
-    def __init__(self, fn, *args, **kwargs):
-        self._result = self._error = None
-        self._thread = threading.Thread(target=self._run, args=(fn, args, kwargs), daemon=True,
-                                        name="detloss-list")
-        self._thread.start()
-
-    def _run(self, fn, args, kwargs):
-        try:
-            self._result = fn(*args, **kwargs)
-        except BaseException as e:  # handed to the caller of result()
-            self._error = e
-
-    def result(self):
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._result
 
 
 def _list_imported(scalars, importer, native_runs):
