@@ -163,13 +163,8 @@ class DetlossPlugin(base_plugin.TBPlugin):
         experiment = plugin_util.experiment_id(request.environ)
         series = self._list_series(ctx, experiment)
         key = _resolve(series, run, split, name)
-        display = self._display(experiment, key, series, max_points)
-        if display is not None:
-            return display
         if max_points is not None:
-            display = reader.read_displays(self._data_provider, ctx, experiment, [key], series,
-                                           max_points).get(key)
-            if display is not None:
+            for _, display in self._displays_of(ctx, experiment, series, [key], max_points):
                 return display
         return reader.read_breakdowns(self._data_provider, ctx, experiment, [key], series,
                                       cache=self._breakdowns)[key]
@@ -340,20 +335,28 @@ class DetlossPlugin(base_plugin.TBPlugin):
             hit = cache.get(experiment, (key, max_points), series[key].fingerprint)
             if hit is not None:
                 encoded[key] = hit
-                continue
-            display = self._display(experiment, key, series, max_points)
-            if display is not None:
-                keep(key, display)
-        displays = reader.read_displays(self._data_provider, ctx, experiment,
-                                        [k for k in keys if k not in encoded], series, max_points)
-        for key, display in displays.items():
+        missing = [k for k in keys if k not in encoded]
+        for key, display in self._displays_of(ctx, experiment, series, missing, max_points):
             keep(key, display)
-        for batch in reader.read_batches([k for k in keys if k not in encoded], series):
-            breakdowns = reader.read_breakdowns(self._data_provider, ctx, experiment, batch,
-                                                series, cache=self._breakdowns)
-            for key, b in breakdowns.items():
-                keep(key, b)
         return [(key.run, encoded[key]) for key in keys if key in encoded]
+
+    def _displays_of(self, ctx, experiment, series, keys, max_points):
+        """(key, breakdown) of `keys` for a display of `max_points`, each from the cheapest
+        source it has: what was read ahead, else its overview, else every row (read batch by
+        batch, one batch of full breakdowns held at a time). Not yet downsampled."""
+        left = []
+        for key in keys:
+            display = self._display(experiment, key, series, max_points)
+            if display is None:
+                left.append(key)
+            else:
+                yield key, display
+        displays = reader.read_displays(self._data_provider, ctx, experiment, left, series,
+                                        max_points)
+        yield from displays.items()
+        for batch in reader.read_batches([k for k in left if k not in displays], series):
+            yield from reader.read_breakdowns(self._data_provider, ctx, experiment, batch,
+                                              series, cache=self._breakdowns).items()
 
     def _full_items(self, ctx, experiment, series, keys):
         """(run, JSON chunks) of every step of each key, a batch read when it is reached: one
