@@ -506,7 +506,11 @@ def read_displays(data_provider, ctx, experiment_id, keys, series, max_points):
             run_data = data.get(series[key].tb_run or key.run, {})
             parts = [(layout, run_data.get(tag, ()))
                      for tag, layout in series[key].overviews[chosen[key]]]
-            breakdown = assemble(key, parts)
+            decoded, skipped = _decode_parts(parts)
+            # An overview's last number per row is its bucket's row count (overview.py).
+            num_steps = sum(_overview_steps(layout.overview, steps, columns[-1])
+                            for layout, steps, _, columns in decoded)
+            breakdown = _merge(key, decoded, skipped)
             if breakdown.skipped or not len(breakdown.steps):
                 continue  # a damaged overview: read the series whole, which says what is wrong
             if (np.diff(breakdown.wall_times) < 0).any():
@@ -514,22 +518,16 @@ def read_displays(data_provider, ctx, experiment_id, keys, series, max_points):
                 # step than a newer one): which of its rows the series still holds is known
                 # only from every row, so read it whole.
                 continue
-            breakdown.num_steps = max(len(breakdown.steps), sum(
-                _overview_steps(layout, datums) for layout, datums in parts))
+            breakdown.num_steps = max(len(breakdown.steps), num_steps)
             result[key] = breakdown
     return result
 
 
-def _overview_steps(layout, datums):
-    """How many rows the overview's series holds: per bucket, the largest row count."""
-    arrays = [a for a in (np.asarray(d.numpy, dtype=np.float64) for d in datums)
-              if a.ndim == 2 and a.shape[1] == layout.row_width and len(a)]
-    if not arrays:
-        return 0
-    rows = np.concatenate(arrays)
-    ok = ((rows[:, 0] >= 0) & (rows[:, 0] < 2**53) & (rows[:, -1] >= 0) & (rows[:, -1] < 2**53))
-    rows = rows[ok]  # (a damaged or hand-made count never becomes a NaN number of steps)
-    return overview.count_steps(layout.overview, rows[:, 0], rows[:, -1])
+def _overview_steps(size, steps, counts):
+    """How many rows an overview's series holds: per bucket, the largest row count (counts
+    that are not numbers of rows — damaged or hand-made — are left out)."""
+    ok = (counts >= 0) & (counts < 2**53)
+    return overview.count_steps(size, steps[ok], counts[ok])
 
 
 def read_metrics(data_provider, ctx, experiment_id, keys, series):
@@ -698,14 +696,24 @@ def assemble(key, parts):
     A step logged more than once (a restarted job, two layouts at one step) keeps the point
     with the latest wall time; points are never mixed across writes.
     """
+    return _merge(key, *_decode_parts(parts))
+
+
+def _decode_parts(parts):
+    """([(layout, steps, wall_times, columns)] of the parts with readable points, how many
+    points or block rows could not be read)."""
     skipped = 0
-    decoded = []  # (layout, steps, wall_times, columns)
+    decoded = []
     for layout, datums in parts:
         decoded_part, bad = (_decode_blocks if layout.block else _decode_steps)(layout, datums)
         skipped += bad
         if decoded_part is not None:
             decoded.append((layout,) + decoded_part)
+    return decoded, skipped
 
+
+def _merge(key, decoded, skipped):
+    """The `Breakdown` of decoded parts (see `assemble`)."""
     # Components in order of first appearance (by step, then as listed in each layout).
     decoded.sort(key=lambda part: (part[1].min(), part[2].min()))
     components = []
