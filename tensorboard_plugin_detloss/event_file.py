@@ -159,8 +159,8 @@ class FileWriter:
         # TensorBoard drops the records whose step is at or after it, and a block keyed by its
         # first step never holds a step before that point (no step the restart does not log
         # again is lost — as with one record per step). Its wall time is the last row's.
-        # (Overview rows may be older than the block's first step: they are re-written
-        # candidates of buckets still open, never newer than its last.)
+        # (Overview rows may be older than the block's first step — new candidates of a
+        # bucket opened before it — never newer than its last.)
         event = event_pb2.Event(wall_time=pending.last_wall, step=pending.first_step,
                                 summary=summary_pb2.Summary(value=values))
         self._file.write(_frame(event.SerializeToString()))
