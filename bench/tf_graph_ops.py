@@ -20,6 +20,7 @@ one `tf.summary.write` of a constant row is what any one-event-per-step design m
 import argparse
 import os
 import statistics
+import shutil
 import sys
 import tempfile
 import time
@@ -82,7 +83,8 @@ def cases(state):
 
 
 def run(body, model, state, steps, calls):
-    w = tf.summary.create_file_writer(tempfile.mkdtemp())
+    logdir = tempfile.mkdtemp()
+    w = tf.summary.create_file_writer(logdir)
     captured = [tf.constant(0.1 * (i + 1)) for i in range(len(NAMES))]
 
     def loop_body(i, acc, step):
@@ -109,6 +111,7 @@ def run(body, model, state, steps, calls):
         w.flush()
         elapsed = time.perf_counter() - start
     w.close()
+    shutil.rmtree(logdir)
     return 1e6 * elapsed / (calls * steps)
 
 

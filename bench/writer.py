@@ -130,7 +130,7 @@ CASES = {
 }
 
 _TF = r"""
-import json, os, sys, tempfile, time
+import json, os, shutil, sys, tempfile, time
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 import tensorflow as tf
 import tensorboard_plugin_detloss as detloss
@@ -181,7 +181,9 @@ def run(kind, mode):
             fn(tf.constant(step, tf.int64))
         w.flush()
         elapsed = time.perf_counter() - start
+    w.close()
     size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
+    shutil.rmtree(d)
     return elapsed / (calls * inner), size / ((calls + 1) * inner)
 
 INNER = 500  # the 200-300 µs a call costs, and its tens of µs of noise, over 500 steps

@@ -5,6 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/_setup.sh"
 cd "$ROOT"
 
+[ -x "$PY" ] || require_free_disk "$VENV" 4 "the test environment ($VENV: tensorflow, torch, playwright)"
 install_package "[tf]"
 say "installing test requirements"
 pip_install -r requirements-dev.txt

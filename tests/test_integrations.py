@@ -206,7 +206,7 @@ def test_plain_pytorch_loop_takes_the_loss_dict(tmp_path):
 
 def _ultralytics_python():
     """The interpreter of the Ultralytics environment (torch 2.14.1 + torchvision + ultralytics,
-    about 6 GB, built by scripts/test.sh in .venv-ultralytics, or $DETLOSS_ULTRALYTICS_PYTHON)."""
+    about 5 GB, built by scripts/test.sh in .venv-ultralytics, or $DETLOSS_ULTRALYTICS_PYTHON)."""
     python = os.environ.get("DETLOSS_ULTRALYTICS_PYTHON") or os.path.join(
         ROOT, ".venv-ultralytics", "bin", "python")
     if not os.path.exists(python):
