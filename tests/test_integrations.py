@@ -1,5 +1,5 @@
 """Integrations, each run for real on a short training: Keras `fit`, PyTorch Lightning, DDP on
-two gloo processes, and remote (fsspec) logdirs. Each reads back what it wrote through the same
+two gloo processes, remote (fsspec) logdirs, and the README's two quick starts as written. Each reads back what it wrote through the same
 reader the tab uses (TensorBoard's multiplexer data provider, every point kept)."""
 
 import os
@@ -243,3 +243,70 @@ def test_ultralytics_callbacks_log_raw_components_with_actual_gains(tmp_path):
             assert [d.step for d in theirs] == b.steps.tolist()
             np.testing.assert_allclose(b.values[c] * gain, [d.value for d in theirs],
                                        rtol=0, atol=5.1e-6)
+
+
+def readme_block(heading):
+    """The first ```python block after `heading` in README.md: the code a newcomer copies."""
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    start = text.index("```python\n", text.index("\n%s\n" % heading)) + len("```python\n")
+    return text[start:text.index("```", start)]
+
+
+def run_snippet(cwd, prelude, snippet, postlude):
+    """Runs README code with the names it leaves to the user (model, loader…) defined before
+    it and what a script ends with after it, in a fresh interpreter (TF and torch apart)."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
+    proc = subprocess.run([sys.executable, "-c", prelude + "\n" + snippet + "\n" + postlude],
+                          capture_output=True, text=True, timeout=600, env=env, cwd=str(cwd))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_readme_pytorch_quick_start_runs_as_written(tmp_path):
+    prelude = """
+import torch
+torch.manual_seed(0)
+model = torch.nn.Linear(4, 3)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+loader = [torch.randn(8, 4) for _ in range(20)]
+criterion = lambda out, batch: tuple(out.pow(2).mean(0))  # box, cls, dfl: 0-d tensors
+gains = {"box": 7.5, "cls": 0.5, "dfl": 1.5}
+val_losses = {"box": 0.25, "cls": 1.5, "dfl": 0.75}
+"""
+    run_snippet(tmp_path, prelude, readme_block("### PyTorch"), "writer.close()")
+    data = read_all(str(tmp_path / "runs"))
+    assert set(data) == {("exp1", "loss", "train"), ("exp1", "loss", "val")}
+    train, val = data[("exp1", "loss", "train")], data[("exp1", "loss", "val")]
+    assert train.components == ["box", "cls", "dfl"]
+    assert train.steps.tolist() == list(range(20))
+    assert {c: set(train.weights[c].tolist()) for c in train.components} == {
+        "box": {7.5}, "cls": {0.5}, "dfl": {1.5}}
+    np.testing.assert_allclose(train.total, train.summed_total(), rtol=1e-6)
+    assert val.steps.tolist() == [19]
+    assert {c: val.values[c].tolist() for c in val.components} == {
+        "box": [0.25], "cls": [1.5], "dfl": [0.75]}
+    # No total given: none is stored, and the tab draws the weighted sum.
+    assert val.total is None and val.summed_total().tolist() == [7.5 * 0.25 + 0.5 * 1.5 + 1.5 * 0.75]
+
+
+def test_readme_tensorflow_quick_start_runs_as_written(tmp_path):
+    prelude = """
+import tensorflow as tf
+tf.random.set_seed(0)
+model = tf.keras.Sequential([tf.keras.Input([4]), tf.keras.layers.Dense(2)])
+optimizer = tf.keras.optimizers.SGD(0.01)
+dataset = [(tf.random.normal([8, 4]), tf.random.normal([8])) for _ in range(12)]
+def model_losses(out, targets):  # cls, box
+    return (tf.reduce_mean(tf.square(out[:, 0] - targets)),
+            tf.reduce_mean(tf.abs(out[:, 1] - targets)))
+"""
+    run_snippet(tmp_path, prelude, readme_block("### TensorFlow / Keras"), "writer.close()")
+    data = read_all(str(tmp_path / "logs"))
+    assert set(data) == {("exp1/train", "loss", "train")}
+    train = data[("exp1/train", "loss", "train")]
+    assert sorted(train.components) == ["box", "cls"]
+    assert train.steps.tolist() == list(range(12))  # inside tf.function, one event per step
+    assert {c: set(train.weights[c].tolist()) for c in train.components} == {
+        "box": {2.0}, "cls": {1.0}}
+    np.testing.assert_allclose(train.total, train.summed_total(), rtol=1e-5)
+    assert np.isfinite(train.total).all() and (train.total > 0).all()
