@@ -1,6 +1,7 @@
 """Integrations, each run for real on a short training: Keras `fit`, PyTorch Lightning, DDP on
-two gloo processes, remote (fsspec) logdirs, and the README's two quick starts as written. Each reads back what it wrote through the same
-reader the tab uses (TensorBoard's multiplexer data provider, every point kept)."""
+two gloo processes, remote (fsspec) logdirs, and the README's two quick starts as written. Each
+reads back what it wrote through the same reader the tab uses (TensorBoard's multiplexer data
+provider, every point kept)."""
 
 import os
 import subprocess
