@@ -42,7 +42,6 @@ setuptools.setup(
     classifiers=[
         "Framework :: TensorFlow",
         "Intended Audience :: Science/Research",
-        "License :: OSI Approved :: Apache Software License",
         "Programming Language :: Python :: 3",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",
     ],
