@@ -33,6 +33,7 @@ def test_wheel_carries_bundle_pb2_and_entry_point(wheel):
         entry_points = z.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "tensorboard_plugin_detloss/static/index.js" in names
     assert "tensorboard_plugin_detloss/proto/plugin_data_pb2.py" in names
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert "[tensorboard_plugins]" in entry_points
     assert "detloss = tensorboard_plugin_detloss.plugin:DetlossLoader" in entry_points
     assert not [n for n in names if n.startswith(("tests/", "frontend/"))]
