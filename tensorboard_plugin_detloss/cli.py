@@ -1,4 +1,5 @@
 """`detloss check LOGDIR`: the tab's warnings for every run, for CI and scripts.
+`detloss import PATH...`: Ultralytics' results.csv files as TensorBoard scalars (results_csv.py).
 
 Exit codes: 0 no finding at or above --fail-on; 1 findings at or above --fail-on;
 2 unusable input (no such directory, or no loss breakdown in it).
@@ -10,12 +11,13 @@ stops the report: it is named under "skipped" and the rest is checked.
 
 import argparse
 import concurrent.futures
+import csv
 import json
 import os
 import struct
 import sys
 
-from tensorboard_plugin_detloss import diagnostics, importers, metadata, reader
+from tensorboard_plugin_detloss import diagnostics, importers, metadata, reader, results_csv
 from tensorboard_plugin_detloss._crc32c import masked_crc32c
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
@@ -141,6 +143,32 @@ def _counts(report):
     return counts
 
 
+def import_main(paths, force=False):
+    """`detloss import`: 0 every CSV imported (or already), 1 some could not be, 2 none found."""
+    try:
+        found = results_csv.find(paths)
+    except FileNotFoundError as e:
+        print("detloss import: %s" % e, file=sys.stderr)
+        return EXIT_UNUSABLE
+    if not found:
+        print("detloss import: no %s under %s" % (results_csv.FILENAME, ", ".join(paths)),
+              file=sys.stderr)
+        return EXIT_UNUSABLE
+    failed = 0
+    for path in found:
+        try:
+            result = results_csv.import_csv(path, force)
+        except (results_csv.CsvError, OSError, csv.Error) as e:
+            failed += 1
+            print("%s: not imported: %s" % (path, e), file=sys.stderr)
+            continue
+        print("%s: %s: %s" % (path, result.status, result.detail))
+    if failed < len(found):
+        print("open it: tensorboard --logdir %s" % (paths[0] if len(paths) == 1 else
+                                                     os.path.commonpath([os.path.abspath(p) for p in paths])))
+    return EXIT_FINDINGS if failed else EXIT_CLEAN
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="detloss", description="detloss: loss-breakdown diagnostics for TensorBoard logdirs")
@@ -151,7 +179,16 @@ def main(argv=None):
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--fail-on", choices=diagnostics.SEVERITIES, default="warning",
                    help="exit 1 when a finding of this severity or worse exists (default: warning)")
+    p = sub.add_parser(
+        "import", help="write Ultralytics results.csv files as TensorBoard scalars beside them",
+        description=results_csv.__doc__.split("\n\n")[1].replace("\n", " "))
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="a results.csv, or a directory searched for them (runs/, runs/detect)")
+    p.add_argument("--force", action="store_true",
+                   help="import even where the run already has TensorBoard event files")
     args = parser.parse_args(argv)
+    if args.command == "import":
+        return import_main(args.paths, args.force)
 
     if not os.path.isdir(args.logdir):
         print("detloss check: %s is not a directory" % args.logdir, file=sys.stderr)

@@ -4,6 +4,7 @@ reads back what it wrote through the same reader the tab uses (TensorBoard's mul
 provider, every point kept)."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -14,7 +15,7 @@ from tensorboard.backend.event_processing import data_provider as mux_provider
 from tensorboard.backend.event_processing import plugin_event_multiplexer as mux
 
 import tensorboard_plugin_detloss as detloss
-from tensorboard_plugin_detloss import reader
+from tensorboard_plugin_detloss import cli, reader
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples")
@@ -244,6 +245,24 @@ def test_ultralytics_callbacks_log_raw_components_with_actual_gains(tmp_path):
             assert [d.step for d in theirs] == b.steps.tolist()
             np.testing.assert_allclose(b.values[c] * gain, [d.value for d in theirs],
                                        rtol=0, atol=5.1e-6)
+
+    # The same run with Ultralytics' TensorBoard logging off (its default) has only its
+    # results.csv: `detloss import` turns that into the scalars Ultralytics writes when it is on.
+    csv_only = tmp_path / "csv_only" / "train"
+    csv_only.mkdir(parents=True)
+    shutil.copy(os.path.join(run_dir, "train", "results.csv"), csv_only / "results.csv")
+    assert cli.main(["import", str(tmp_path / "csv_only")]) == cli.EXIT_CLEAN
+    from_csv = read_all(str(tmp_path / "csv_only"))
+    assert set(from_csv) == {("train", "loss", "train"), ("train", "loss", "val")}
+    for split in ("train", "val"):
+        b = from_csv[("train", "loss", split)]
+        assert b.components == ["box_loss", "cls_loss", "dfl_loss"]
+        for c, gain in (("box", 7.5), ("cls", 0.5), ("dfl", 1.5)):
+            theirs = scalars["train"]["%s/%s_loss" % (split, c)]
+            assert b.steps.tolist() == [d.step for d in theirs]
+            # The CSV has 6 significant digits (%.6g), the scalars 5 decimals.
+            np.testing.assert_allclose(b.values["%s_loss" % c], [d.value for d in theirs],
+                                       rtol=1e-5, atol=5.1e-6)
 
 
 def readme_block(heading):
