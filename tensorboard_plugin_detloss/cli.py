@@ -158,7 +158,7 @@ def import_main(paths, force=False):
     for path in found:
         try:
             result = results_csv.import_csv(path, force)
-        except (results_csv.CsvError, OSError, csv.Error) as e:
+        except (ValueError, OSError, csv.Error) as e:  # CsvError, UnicodeDecodeError among them
             failed += 1
             print("%s: not imported: %s" % (path, e), file=sys.stderr)
             continue

@@ -72,7 +72,7 @@ def read(path):
     if "epoch" not in header:
         raise CsvError("%s has no 'epoch' column: not an Ultralytics results.csv (its "
                            "first line: %.120r)" % (path, ",".join(lines[0])))
-    tags = [h for h in header if h and h not in _NOT_LOGGED]
+    tags = list(dict.fromkeys(h for h in header if h and h not in _NOT_LOGGED))
     if not any("loss" in t for t in tags):
         raise CsvError("%s has no loss column (columns: %s)" % (path, ", ".join(header)))
     at = {h: i for i, h in enumerate(header)}
@@ -111,9 +111,11 @@ def _number(text):
 
 
 def event_file_name(csv_path):
-    """The name of the import of `csv_path` as it is now: its modification time is in it."""
-    mtime = os.stat(csv_path).st_mtime
-    return "events.out.tfevents.%010d.%s%s" % (mtime, socket.gethostname(), SUFFIX)
+    """The name of the import of `csv_path` as it is now: its modification time (to the
+    nanosecond) and size are in it."""
+    st = os.stat(csv_path)
+    return "events.out.tfevents.%010d.%s.%09d.%d%s" % (
+        st.st_mtime_ns // 10**9, socket.gethostname(), st.st_mtime_ns % 10**9, st.st_size, SUFFIX)
 
 
 def import_csv(csv_path, force=False):
@@ -149,7 +151,7 @@ def import_csv(csv_path, force=False):
         events.append(event_pb2.Event(wall_time=wall, step=epoch, summary=summary))
     data = b"".join(_frame(e.SerializeToString()) for e in events)
     # Written whole under a name TensorBoard ignores, then renamed: a reader never sees half.
-    partial = os.path.join(run_dir, "." + name + ".partial")
+    partial = os.path.join(run_dir, ".detloss-import.partial")  # no "tfevents": not read
     with open(partial, "wb") as f:
         f.write(data)
     os.replace(partial, os.path.join(run_dir, name))

@@ -126,7 +126,7 @@ def test_reimport_is_a_no_op_until_the_csv_grows(tmp_path, capsys):
     assert cli.main(["import", csv_path]) == cli.EXIT_CLEAN
     now = [f for f in os.listdir(tmp_path / "train") if "tfevents" in f]
     assert len(now) == 1 and now != first  # the earlier import replaced, never both
-    assert not [f for f in os.listdir(tmp_path / "train") if f.endswith(".partial")]
+    assert not [f for f in os.listdir(tmp_path / "train") if "partial" in f]
 
 
 def test_bad_files_are_named_and_the_rest_imported(tmp_path, capsys):
@@ -137,6 +137,8 @@ def test_bad_files_are_named_and_the_rest_imported(tmp_path, capsys):
     (tmp_path / "other" / "results.csv").write_text("name,score\na,1\n")
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "results.csv").write_text("")
+    (tmp_path / "binary").mkdir()
+    (tmp_path / "binary" / "results.csv").write_bytes(b"epoch,\xff\xfe\x00loss\n")
     assert cli.main(["import", str(tmp_path)]) == cli.EXIT_FINDINGS
     out, err = capsys.readouterr()
     assert "good/results.csv: imported: 3 epoch(s)" in out
@@ -145,6 +147,7 @@ def test_bad_files_are_named_and_the_rest_imported(tmp_path, capsys):
     assert "line 3: train/cls_loss = 'n/a' is not a number: left out" in out
     assert "other/results.csv: not imported:" in err and "no 'epoch' column" in err
     assert "empty/results.csv: not imported:" in err and "is empty" in err
+    assert "binary/results.csv: not imported:" in err and "can't decode" in err
     # Nothing written for the files that could not be imported.
     assert not [f for f in os.listdir(tmp_path / "other") if "tfevents" in f]
     tags, rows, _ = results_csv.read(str(tmp_path / "odd" / "results.csv"))
