@@ -1,5 +1,6 @@
 """`detloss check LOGDIR`: the tab's warnings for every run, for CI and scripts.
-`detloss import PATH...`: Ultralytics' results.csv files as TensorBoard scalars (results_csv.py).
+`detloss import PATH...`: Ultralytics' results.csv and MMEngine's scalars.json as the TensorBoard
+scalars those frameworks write when their TensorBoard logging is on (log_import.py).
 
 Exit codes: 0 no finding at or above --fail-on; 1 findings at or above --fail-on;
 2 unusable input (no such directory, or no loss breakdown in it).
@@ -17,7 +18,7 @@ import os
 import struct
 import sys
 
-from tensorboard_plugin_detloss import diagnostics, importers, metadata, reader, results_csv
+from tensorboard_plugin_detloss import diagnostics, importers, metadata, reader, log_import
 from tensorboard_plugin_detloss._crc32c import masked_crc32c
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
@@ -144,28 +145,29 @@ def _counts(report):
 
 
 def import_main(paths, force=False):
-    """`detloss import`: 0 every CSV imported (or already), 1 some could not be, 2 none found."""
+    """`detloss import`: 0 every log imported (or already), 1 some could not be, 2 none found."""
     try:
-        found = results_csv.find(paths)
+        found = log_import.find(paths)
     except FileNotFoundError as e:
         print("detloss import: %s" % e, file=sys.stderr)
         return EXIT_UNUSABLE
     if not found:
-        print("detloss import: no %s under %s" % (results_csv.FILENAME, ", ".join(paths)),
-              file=sys.stderr)
+        print("detloss import: no %s under %s" % (" or ".join(log_import.SOURCES),
+                                                  ", ".join(paths)), file=sys.stderr)
         return EXIT_UNUSABLE
     failed = 0
     for path in found:
         try:
-            result = results_csv.import_csv(path, force)
-        except (ValueError, OSError, csv.Error) as e:  # CsvError, UnicodeDecodeError among them
+            result = log_import.import_file(path, force)
+        except (ValueError, OSError, csv.Error) as e:  # LogError, UnicodeDecodeError among them
             failed += 1
             print("%s: not imported: %s" % (path, e), file=sys.stderr)
             continue
         print("%s: %s: %s" % (path, result.status, result.detail))
     if failed < len(found):
-        print("open it: tensorboard --logdir %s" % (paths[0] if len(paths) == 1 else
-                                                     os.path.commonpath([os.path.abspath(p) for p in paths])))
+        logdir = paths[0] if len(paths) == 1 else os.path.commonpath(
+            [os.path.abspath(p) for p in paths])
+        print("open it: tensorboard --logdir %s" % logdir)
     return EXIT_FINDINGS if failed else EXIT_CLEAN
 
 
@@ -180,10 +182,11 @@ def main(argv=None):
     p.add_argument("--fail-on", choices=diagnostics.SEVERITIES, default="warning",
                    help="exit 1 when a finding of this severity or worse exists (default: warning)")
     p = sub.add_parser(
-        "import", help="write Ultralytics results.csv files as TensorBoard scalars beside them",
-        description=results_csv.__doc__.split("\n\n")[1].replace("\n", " "))
+        "import", help="write Ultralytics results.csv and MMDetection/MMEngine scalars.json "
+        "files as TensorBoard scalars beside them",
+        description=" ".join(log_import.__doc__.split("\n\n")[1].split()))
     p.add_argument("paths", nargs="+", metavar="PATH",
-                   help="a results.csv, or a directory searched for them (runs/, runs/detect)")
+                   help="a results.csv or scalars.json, or a directory searched for them")
     p.add_argument("--force", action="store_true",
                    help="import even where the run already has TensorBoard event files")
     args = parser.parse_args(argv)

@@ -1,5 +1,6 @@
-"""`detloss import`: Ultralytics' results.csv (TensorBoard logging off, its default) becomes
-the scalars Ultralytics would have written, and the tab shows the run.
+"""`detloss import`: Ultralytics' results.csv and MMEngine's scalars.json (TensorBoard logging
+off, both frameworks' default) become the scalars those frameworks write when it is on, and
+the tab shows the runs.
 
 The CSVs here follow the files Ultralytics 8.4 (`BaseTrainer.save_metrics`: `epoch,time,…`,
 `%.6g`) and YOLOv5 (`%20s`-padded names, 0-based epochs) write; the test of the real
@@ -9,14 +10,19 @@ TensorBoard per loader serves the imported logdir.
 
 import json
 import os
+import shutil
+import subprocess
+import sys
 import time
 from urllib.parse import urlencode
 
+import numpy as np
 import pytest
 
 from conftest import LOADERS
 from tb_process import TensorBoard
-from tensorboard_plugin_detloss import cli, results_csv
+from test_integrations import EXAMPLES, read_all
+from tensorboard_plugin_detloss import cli, log_import
 
 BASE = "/data/plugin/detloss"
 
@@ -141,16 +147,16 @@ def test_bad_files_are_named_and_the_rest_imported(tmp_path, capsys):
     (tmp_path / "binary" / "results.csv").write_bytes(b"epoch,\xff\xfe\x00loss\n")
     assert cli.main(["import", str(tmp_path)]) == cli.EXIT_FINDINGS
     out, err = capsys.readouterr()
-    assert "good/results.csv: imported: 3 epoch(s)" in out
+    assert "good/results.csv: imported: Ultralytics log, 3 step(s)" in out
     assert "line 5 has 4 fields, the header 15: left out" in out
-    assert "odd/results.csv: imported: 2 epoch(s)" in out
+    assert "odd/results.csv: imported: Ultralytics log, 2 step(s)" in out
     assert "line 3: train/cls_loss = 'n/a' is not a number: left out" in out
     assert "other/results.csv: not imported:" in err and "no 'epoch' column" in err
     assert "empty/results.csv: not imported:" in err and "is empty" in err
     assert "binary/results.csv: not imported:" in err and "can't decode" in err
     # Nothing written for the files that could not be imported.
     assert not [f for f in os.listdir(tmp_path / "other") if "tfevents" in f]
-    tags, rows, _ = results_csv.read(str(tmp_path / "odd" / "results.csv"))
+    tags, rows, _ = log_import.read_results_csv(str(tmp_path / "odd" / "results.csv"))
     assert "train/cls_loss" not in rows[1][2] and rows[1][2]["train/box_loss"] == 1.1
 
 
@@ -158,7 +164,7 @@ def test_missing_paths_and_nothing_found_exit_2(tmp_path, capsys):
     assert cli.main(["import", str(tmp_path / "nope")]) == cli.EXIT_UNUSABLE
     assert "does not exist" in capsys.readouterr().err
     assert cli.main(["import", str(tmp_path)]) == cli.EXIT_UNUSABLE
-    assert "no results.csv under" in capsys.readouterr().err
+    assert "no results.csv or scalars.json under" in capsys.readouterr().err
 
 
 def test_runs_with_tensorboard_logs_are_left_as_they_are(tmp_path, capsys):
@@ -171,3 +177,56 @@ def test_runs_with_tensorboard_logs_are_left_as_they_are(tmp_path, capsys):
     assert sorted(os.listdir(tmp_path / "train")) == sorted(["results.csv", foreign.name])
     assert cli.main(["import", "--force", str(tmp_path)]) == cli.EXIT_CLEAN
     assert len([f for f in os.listdir(tmp_path / "train") if "tfevents" in f]) == 2
+
+
+def test_mmengine_scalars_json_reads_like_its_tensorboard_backend(tmp_path):
+    """A real MMEngine training (examples/mmengine_tiny.py: MMDetection's loss names) with
+    both LocalVisBackend and TensorboardVisBackend: its scalars.json alone, imported, gives
+    exactly the breakdown that its TensorBoard file gives."""
+    work = tmp_path / "with_tensorboard"
+    proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, "mmengine_tiny.py"), str(work),
+                           "--tensorboard"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [vis_data] = [os.path.join(root) for root, _, files in os.walk(work)
+                  if "scalars.json" in files]
+    relative = os.path.relpath(vis_data, work)
+    json_only = tmp_path / "json_only"
+    os.makedirs(json_only / relative)
+    shutil.copy(os.path.join(vis_data, "scalars.json"), json_only / relative / "scalars.json")
+    assert cli.main(["import", str(json_only)]) == cli.EXIT_CLEAN
+    theirs, ours = read_all(str(work)), read_all(str(json_only))
+    run = relative.replace(os.sep, "/")
+    assert set(theirs) == set(ours) == {(run, "loss", "train")}
+    a, b = theirs[(run, "loss", "train")], ours[(run, "loss", "train")]
+    assert b.components == a.components == ["loss_rpn_cls", "loss_rpn_bbox", "loss_cls",
+                                             "loss_bbox"]
+    assert b.steps.tolist() == a.steps.tolist() == list(range(5, 45, 5))  # every 5 iterations
+    for c in a.components:
+        np.testing.assert_array_equal(b.values[c], a.values[c])
+    np.testing.assert_array_equal(b.total, a.total)  # MMDetection's logged `loss`
+
+
+def test_scalars_json_lines_that_cannot_be_read_are_named(tmp_path, capsys):
+    vis = tmp_path / "20260101_000000" / "vis_data"
+    vis.mkdir(parents=True)
+    (vis / "scalars.json").write_text(
+        '{"loss": 2.5, "loss_cls": 1.5, "loss_bbox": 1.0, "lr": 0.01, "step": 50}\n'
+        '{"loss": 2.0, "loss_cls": 1.2, "loss_bbox": NaN, "mode": "train", "step": 100}\n'
+        '[1, 2]\n'
+        '{"loss": 1.9, "step": -3}\n'
+        '{"loss": 1.8, "loss_cls": 1.0, "loss_b')  # a line still being written
+    assert cli.main(["import", str(tmp_path)]) == cli.EXIT_CLEAN
+    out = capsys.readouterr().out
+    assert "imported: MMEngine / MMDetection log, 2 step(s), 4 tag(s)" in out
+    assert "mode is not a number (line 2)" in out
+    assert "line 3 is not a JSON object" in out
+    assert "line 4: step -3 is not a whole number >= 0" in out
+    assert "line 5 is not JSON (a line still being written?)" in out
+    b = read_all(str(tmp_path))[("20260101_000000/vis_data", "loss", "train")]
+    assert b.steps.tolist() == [50, 100]
+    assert b.values["loss_cls"].tolist() == [1.5, pytest.approx(1.2)]
+    assert np.isnan(b.values["loss_bbox"][1])  # NaN is data
+    (tmp_path / "empty.json").write_text("")
+    os.rename(tmp_path / "empty.json", tmp_path / "scalars.json")
+    assert cli.main(["import", str(tmp_path / "scalars.json")]) == cli.EXIT_FINDINGS
+    assert "is empty" in capsys.readouterr().err
