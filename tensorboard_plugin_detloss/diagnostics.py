@@ -661,9 +661,46 @@ def _runs_of(mask):
     return list(zip(np.nonzero(d == 1)[0].tolist(), np.nonzero(d == -1)[0].tolist()))
 
 
+def _absence(split, data, c):
+    """Info findings for a component that is not logged at all over the first or last stretch
+    of a split's steps (a term switched on late, or off early): it contributes nothing there,
+    and the total jumps where it starts or stops."""
+    present = data.present[c]
+    rows = len(present)
+    if rows < 10 or (present[0] and present[-1]) or not present.any():
+        return []
+    first = int(np.argmax(present))
+    last = rows - 1 - int(np.argmax(present[::-1]))
+    long_run = max(10, math.ceil(0.05 * rows))
+    steps, out = data.steps, []
+    if first >= long_run:
+        weight, value = float(data.weights[c][first]), float(data.values[c][first])
+        out.append(Finding(
+            "zero", "info", c, split, int(steps[0]), int(steps[first - 1]),
+            "%s in %s is first logged at step %s, after %s logged steps without it: a term "
+            "switched on late (like YOLOX's L1 loss in the last epochs). It contributes nothing "
+            "before step %s, and the total's change there includes its contribution of %s "
+            "(weight %s × value %s)."
+            % (c, split, _step(steps[first]), "{:,}".format(first), _step(steps[first]),
+               _num(weight * value), _num(weight), _num(value)),
+            {"pattern": "absent_until", "absent_points": first,
+             "first_logged_step": int(steps[first]), "first_contribution": weight * value}))
+    if rows - 1 - last >= long_run:
+        out.append(Finding(
+            "zero", "info", c, split, int(steps[last + 1]), int(steps[-1]),
+            "%s in %s is last logged at step %s; the %s logged steps after it have none: the "
+            "term was switched off or stopped being logged, and contributes nothing after step "
+            "%s."
+            % (c, split, _step(steps[last]), "{:,}".format(rows - 1 - last), _step(steps[last])),
+            {"pattern": "absent_from", "absent_points": rows - 1 - last,
+             "last_logged_step": int(steps[last])}))
+    return out
+
+
 def _zero(split, data, state):
     out = []
     for c in data.components:
+        out += _absence(split, data, c)
         st = state.series[c]
         n = st.points
         if n < 5:

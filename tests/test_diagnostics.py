@@ -67,6 +67,28 @@ def test_late_switched_on_term_is_info_not_warning():
     assert f.severity == "info" and f.component == "l1" and "until step 700" in f.message
 
 
+def test_component_logged_only_late_or_early_is_info_naming_where():
+    n = 1000
+    steps = np.arange(0, 10 * n, 10)
+    present = {"box": np.ones(n, bool), "l1": steps >= 8500, "obj": steps < 4000,
+               "noise": steps >= 50}  # absent for 5 rows only: not a finding
+    values = {c: np.full(n, 0.5) for c in present}
+    values["box"] = np.linspace(2, 1, n)
+    weights = {c: np.ones(n) for c in present}
+    weights["l1"] = np.full(n, 2.0)
+    data = diagnostics.SplitData(steps, list(present), values, weights, present, None, None)
+    found = {f.component: f for f in diagnostics.diagnose({"train": data}) if f.kind == "zero"}
+    assert set(found) == {"l1", "obj"}
+    late, early = found["l1"], found["obj"]
+    assert late.severity == early.severity == "info"
+    assert (late.start_step, late.end_step) == (0, 8490)  # the stretch without it
+    assert "first logged at step 8,500, after 850 logged steps without it" in late.message
+    assert "contribution of 1 (weight 2 × value 0.5)" in late.message
+    assert late.evidence["first_logged_step"] == 8500 and late.evidence["absent_points"] == 850
+    assert (early.start_step, early.end_step) == (4000, 9990)
+    assert "last logged at step 3,990; the 600 logged steps after it have none" in early.message
+
+
 # --- properties ---------------------------------------------------------------------------------
 
 special = st.sampled_from([math.nan, math.inf, -math.inf, 0.0, 1e-300, -5.0, 1e300])
