@@ -203,6 +203,11 @@ def main(argv=None):
         print(_text(report, args.fail_on))
     if not report["runs"]:
         print("detloss check: no loss breakdown found in %s" % args.logdir, file=sys.stderr)
+        logs = log_import.find([args.logdir])
+        if logs:
+            print("detloss check: it holds %d framework log(s) that are not TensorBoard files "
+                  "(%s…): `detloss import %s` writes them as TensorBoard scalars first"
+                  % (len(logs), logs[0], args.logdir), file=sys.stderr)
         return EXIT_UNUSABLE
     threshold = diagnostics.SEVERITIES.index(args.fail_on)
     counts = _counts(report)

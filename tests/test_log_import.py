@@ -160,6 +160,20 @@ def test_bad_files_are_named_and_the_rest_imported(tmp_path, capsys):
     assert "train/cls_loss" not in rows[1][2] and rows[1][2]["train/box_loss"] == 1.1
 
 
+def test_check_before_import_says_to_import(tmp_path, capsys):
+    write_v8(str(tmp_path / "train" / "results.csv"))
+    assert cli.main(["check", str(tmp_path)]) == cli.EXIT_UNUSABLE
+    err = capsys.readouterr().err
+    assert "1 framework log(s) that are not TensorBoard files" in err
+    assert "`detloss import %s`" % tmp_path in err
+    assert cli.main(["import", str(tmp_path)]) == cli.EXIT_CLEAN
+    # Imported, the run is checked: val cls_loss is NaN at epoch 3 in these rows.
+    assert cli.main(["check", str(tmp_path)]) == cli.EXIT_FINDINGS
+    out = capsys.readouterr().out
+    assert "train (loss; train, val):" in out
+    assert "ERROR   non_finite     cls_loss [val] steps 3–3" in out
+
+
 def test_missing_paths_and_nothing_found_exit_2(tmp_path, capsys):
     assert cli.main(["import", str(tmp_path / "nope")]) == cli.EXIT_UNUSABLE
     assert "does not exist" in capsys.readouterr().err
