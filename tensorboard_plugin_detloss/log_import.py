@@ -14,6 +14,7 @@ imported whole into a new event file that replaces the previous import once it i
 
 import csv
 import json
+import math
 import os
 import socket
 
@@ -80,11 +81,24 @@ def read_results_csv(path):
                 continue
             values[tag] = value
         rows.append((step, _number(cells[at["time"]]) if "time" in at else None, values))
-    mtime = os.stat(path).st_mtime
-    last = rows[-1][1] if rows else None
-    timed = [(step, mtime if s is None or last is None else mtime - (last - s), values)
-             for step, s, values in rows]
-    return tags, timed, notes
+    return tags, _place_in_time(rows, os.stat(path).st_mtime), notes
+
+
+def _place_in_time(rows, end):
+    """[(step, wall time, values)] of [(step, seconds since the start or None, values)]: the
+    last row at `end`, the others their seconds apart. A resumed training starts its seconds
+    from 0 again: each restart continues from the time before it. Rows without seconds (or
+    all, when any is missing) get `end`."""
+    seconds = [s for _, s, _ in rows]
+    if not rows or any(s is None or not math.isfinite(s) for s in seconds):
+        return [(step, end, values) for step, _, values in rows]
+    elapsed, offset, before = [], 0.0, None
+    for s in seconds:
+        if before is not None and s < before:
+            offset += before  # a resumed training: its clock restarted
+        elapsed.append(offset + s)
+        before = s
+    return [(step, end - (elapsed[-1] - e), values) for (step, _, values), e in zip(rows, elapsed)]
 
 
 def read_scalars_json(path):

@@ -160,6 +160,14 @@ def test_bad_files_are_named_and_the_rest_imported(tmp_path, capsys):
     assert "train/cls_loss" not in rows[1][2] and rows[1][2]["train/box_loss"] == 1.1
 
 
+def test_wall_times_follow_time_across_a_resume():
+    rows = [(1, 30.0, {}), (2, 60.0, {}), (3, 5.0, {}), (4, 40.0, {})]  # resumed after epoch 2
+    walls = [wall for _, wall, _ in log_import._place_in_time(rows, 1000.0)]
+    assert walls == [1000.0 - 70, 1000.0 - 40, 1000.0 - 35, 1000.0]
+    rows[1] = (2, float("nan"), {})
+    assert [w for _, w, _ in log_import._place_in_time(rows, 1000.0)] == [1000.0] * 4
+
+
 def test_check_before_import_says_to_import(tmp_path, capsys):
     write_v8(str(tmp_path / "train" / "results.csv"))
     assert cli.main(["check", str(tmp_path)]) == cli.EXIT_UNUSABLE
