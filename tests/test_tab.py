@@ -599,6 +599,7 @@ def test_empty_state_shows_how_to_log(tab):
     assert "No loss breakdown logged yet" in empty.inner_text()
     assert "detloss.summary.write(" in tab.frame.locator("#detloss-example-pytorch").inner_text()
     assert "detloss.summary.write(" in tab.frame.locator("#detloss-example-tf").inner_text()
+    assert "detloss import LOGDIR" in tab.frame.locator("#detloss-empty-import").inner_text()
     assert tab.frame.locator("#detloss-view").is_hidden()
     tab.assert_clean()
 

@@ -567,6 +567,17 @@ class App {
       ),
       h("pre", { attrs: { "aria-label": "PyTorch example" } }, h("code", { id: "detloss-example-pytorch" }, `# PyTorch (SummaryWriter)\n${PYTORCH_EXAMPLE}`)),
       h("pre", { attrs: { "aria-label": "TensorFlow example" } }, h("code", { id: "detloss-example-tf" }, `# TensorFlow\n${TF_EXAMPLE}`)),
+      h(
+        "p",
+        { id: "detloss-empty-import" },
+        "Loss scalars that YOLO, Detectron2, MMDetection, the TF Object Detection API or Keras already log to TensorBoard show up here without any change. With TensorBoard logging off, Ultralytics keeps only ",
+        h("code", {}, "results.csv"),
+        " and MMDetection only ",
+        h("code", {}, "scalars.json"),
+        ": run ",
+        h("code", {}, "detloss import LOGDIR"),
+        " to write them as TensorBoard scalars, then reload.",
+      ),
     );
     this.emptyBox.hidden = false;
   }
