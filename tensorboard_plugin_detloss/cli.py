@@ -12,13 +12,12 @@ stops the report: it is named under "skipped" and the rest is checked.
 
 import argparse
 import concurrent.futures
-import csv
 import json
 import os
 import struct
 import sys
 
-from tensorboard_plugin_detloss import diagnostics, importers, metadata, reader, log_import
+from tensorboard_plugin_detloss import diagnostics, importers, log_import, metadata, reader
 from tensorboard_plugin_detloss._crc32c import masked_crc32c
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
@@ -159,7 +158,7 @@ def import_main(paths, force=False):
     for path in found:
         try:
             result = log_import.import_file(path, force)
-        except (ValueError, OSError, csv.Error) as e:  # LogError, UnicodeDecodeError among them
+        except (ValueError, OSError) as e:  # LogError, UnicodeDecodeError among them
             failed += 1
             print("%s: not imported: %s" % (path, e), file=sys.stderr)
             continue

@@ -684,7 +684,8 @@ def _absence(split, data, c):
             % (c, split, _step(steps[first]), "{:,}".format(first), _step(steps[first]),
                _num(weight * value), _num(weight), _num(value)),
             {"pattern": "absent_until", "absent_points": first,
-             "first_logged_step": int(steps[first]), "first_contribution": weight * value}))
+             "first_logged_step": int(steps[first]),
+             "first_contribution": _num(weight * value)}))
     if rows - 1 - last >= long_run:
         out.append(Finding(
             "zero", "info", c, split, int(steps[last + 1]), int(steps[-1]),

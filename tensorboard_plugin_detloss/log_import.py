@@ -48,8 +48,11 @@ def read_results_csv(path):
     `trainer.epoch + 1`, as written here; YOLOv5: the 0-based epoch, as written there).
     `time` (seconds since training started) places the rows in time: the last one at the
     file's modification time."""
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        lines = list(csv.reader(f))
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            lines = list(csv.reader(f))
+    except csv.Error as e:  # a NUL byte, a field over csv.field_size_limit()
+        raise LogError("%s cannot be read as CSV: %s" % (path, e)) from None
     if not lines or not any(cell.strip() for cell in lines[0]):
         raise LogError("%s is empty" % path)
     header = [cell.strip() for cell in lines[0]]

@@ -143,6 +143,8 @@ def test_bad_files_are_named_and_the_rest_imported(tmp_path, capsys):
     (tmp_path / "other" / "results.csv").write_text("name,score\na,1\n")
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "results.csv").write_text("")
+    (tmp_path / "huge").mkdir()  # one field over the csv module's 131,072-character limit
+    (tmp_path / "huge" / "results.csv").write_text('epoch,train/box_loss\n1,"%s"\n' % ("9" * 200_000))
     (tmp_path / "binary").mkdir()
     (tmp_path / "binary" / "results.csv").write_bytes(b"epoch,\xff\xfe\x00loss\n")
     assert cli.main(["import", str(tmp_path)]) == cli.EXIT_FINDINGS
@@ -154,6 +156,7 @@ def test_bad_files_are_named_and_the_rest_imported(tmp_path, capsys):
     assert "other/results.csv: not imported:" in err and "no 'epoch' column" in err
     assert "empty/results.csv: not imported:" in err and "is empty" in err
     assert "binary/results.csv: not imported:" in err and "can't decode" in err
+    assert "huge/results.csv: not imported:" in err and "cannot be read as CSV" in err
     # Nothing written for the files that could not be imported.
     assert not [f for f in os.listdir(tmp_path / "other") if "tfevents" in f]
     tags, rows, _ = log_import.read_results_csv(str(tmp_path / "odd" / "results.csv"))
