@@ -144,7 +144,8 @@ def test_bad_files_are_named_and_the_rest_imported(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "results.csv").write_text("")
     (tmp_path / "huge").mkdir()  # one field over the csv module's 131,072-character limit
-    (tmp_path / "huge" / "results.csv").write_text('epoch,train/box_loss\n1,"%s"\n' % ("9" * 200_000))
+    (tmp_path / "huge" / "results.csv").write_text(
+        'epoch,train/box_loss\n1,"%s"\n' % ("9" * 200_000))
     (tmp_path / "binary").mkdir()
     (tmp_path / "binary" / "results.csv").write_bytes(b"epoch,\xff\xfe\x00loss\n")
     assert cli.main(["import", str(tmp_path)]) == cli.EXIT_FINDINGS
