@@ -164,8 +164,10 @@ def import_main(paths, force=False):
             continue
         print("%s: %s: %s" % (path, result.status, result.detail))
     if failed < len(found):
-        logdir = paths[0] if len(paths) == 1 else os.path.commonpath(
-            [os.path.abspath(p) for p in paths])
+        # A directory to open: a file's own (its run), and what several paths share.
+        dirs = [p if os.path.isdir(p) else os.path.dirname(p) or "." for p in paths]
+        logdir = dirs[0] if len(dirs) == 1 else os.path.commonpath(
+            [os.path.abspath(d) for d in dirs])
         print("open it: tensorboard --logdir %s" % logdir)
     return EXIT_FINDINGS if failed else EXIT_CLEAN
 

@@ -12,6 +12,7 @@ unchanged file again writes nothing, and a file that grew (a training still runn
 imported whole into a new event file that replaces the previous import once it is complete.
 """
 
+import collections
 import csv
 import json
 import math
@@ -29,16 +30,8 @@ class LogError(ValueError):
     """A file that cannot be imported; the message names it and the problem."""
 
 
-class Result:
-    """What importing one file did: `status` is "imported", "up to date" or "skipped"."""
-
-    def __init__(self, path, status, detail, event_file=None, steps=0, tags=()):
-        self.path = path
-        self.status = status
-        self.detail = detail
-        self.event_file = event_file
-        self.steps = steps
-        self.tags = tuple(tags)
+# What importing one file did: `status` "imported", "up to date" or "skipped", and why.
+Result = collections.namedtuple("Result", ["status", "detail"])
 
 
 def read_results_csv(path):
@@ -143,8 +136,6 @@ def read_scalars_json(path):
                 notes.append("%s is not a number (line %d): not a scalar, left out, as "
                              "TensorboardVisBackend does" % (key, number))
         rows.append((step, mtime, values))
-    if not rows and not notes:
-        raise LogError("%s has no scalars" % path)
     return list(tags), rows, notes
 
 
@@ -209,14 +200,13 @@ def import_file(path, force=False):
     imports = sorted(f for f in names if "tfevents" in f and f.endswith(SUFFIX))
     others = sorted(f for f in names if "tfevents" in f and not f.endswith(SUFFIX))
     if others and not force:
-        return Result(path, "skipped", "the directory already has TensorBoard event files "
+        return Result("skipped", "the directory already has TensorBoard event files "
                       "(%s): TensorBoard reads those as they are; --force imports the %s log "
                       "beside them" % (", ".join(others[:3] + ["…"] * (len(others) > 3)),
                                        framework))
     name = event_file_name(path)
     if name in imports:
-        return Result(path, "up to date", "unchanged since it was imported",
-                      os.path.join(run_dir, name))
+        return Result("up to date", "unchanged since it was imported")
     tags, rows, notes = read(path)
     if not rows:
         raise LogError("%s has no complete row yet (%s)" % (path, "; ".join(notes)))
@@ -239,4 +229,4 @@ def import_file(path, force=False):
     detail = "%s log, %d step(s), %d tag(s)" % (framework, len(rows), len(tags))
     if notes:
         detail += "; " + "; ".join(notes[:5]) + ("; …" if len(notes) > 5 else "")
-    return Result(path, "imported", detail, os.path.join(run_dir, name), len(rows), tags)
+    return Result("imported", detail)

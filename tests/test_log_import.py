@@ -130,6 +130,8 @@ def test_reimport_is_a_no_op_until_the_csv_grows(tmp_path, capsys):
     write_v8(csv_path, V8_ROWS)
     os.utime(csv_path, (time.time() + 5, time.time() + 5))
     assert cli.main(["import", csv_path]) == cli.EXIT_CLEAN
+    # Named as a file, the run's directory is what to open.
+    assert "open it: tensorboard --logdir %s\n" % (tmp_path / "train") in capsys.readouterr().out
     now = [f for f in os.listdir(tmp_path / "train") if "tfevents" in f]
     assert len(now) == 1 and now != first  # the earlier import replaced, never both
     assert not [f for f in os.listdir(tmp_path / "train") if "partial" in f]
