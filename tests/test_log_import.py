@@ -100,7 +100,7 @@ def test_imported_runs_are_listed_under_their_ultralytics_profile(server):
     }
 
 
-def test_every_value_comes_back_at_its_epoch(server):
+def test_every_value_comes_back_at_its_epoch(server, imported):
     b = _get(server, BASE + "/breakdown?" + urlencode({"run": "detect/train", "split": "val"}))
     assert b["steps"] == [1, 2, 3]
     assert b["values"]["box_loss"] == pytest.approx([1.3, 1.25, 1.2], rel=1e-7)
@@ -112,6 +112,8 @@ def test_every_value_comes_back_at_its_epoch(server):
     assert train["values"]["box_loss"] == pytest.approx([1.2, 1.1, 1.00018], rel=1e-7)
     # Wall times: the last row at the CSV's modification time, the others `time` apart.
     walls = train["wall_times"]
+    mtime = os.stat(os.path.join(imported, "detect", "train", "results.csv")).st_mtime
+    assert walls[2] == pytest.approx(mtime, abs=1e-6)
     assert walls[2] - walls[0] == pytest.approx(105.9 - 35.2, abs=1e-3)
     v5 = _get(server, BASE + "/breakdown?" + urlencode({"run": "yolov5/exp", "split": "train"}))
     assert v5["steps"] == [0, 1]  # YOLOv5's epochs are 0-based, as its TensorBoard steps
