@@ -22,11 +22,9 @@ EXAMPLES = os.path.join(ROOT, "examples")
 
 
 def read_all(logdir):
-    """{(run, name, split): Breakdown} of a logdir (local path or URL)."""
-    multiplexer = mux.EventMultiplexer(tensor_size_guidance={"detloss": 0})
-    multiplexer.AddRunsFromDirectory(logdir)
-    multiplexer.Reload()
-    provider = mux_provider.MultiplexerDataProvider(multiplexer, logdir)
+    """{(run, name, split): Breakdown} of a local logdir, loaded as `detloss check` loads it:
+    every point kept, framework scalars too (a plain multiplexer keeps 500 per tag)."""
+    provider, _ = cli.load(logdir)
     ctx = context.RequestContext()
     series = reader.list_series(provider, ctx, "")
     return {tuple(k): b for k, b in reader.read_breakdowns(provider, ctx, "", list(series),

@@ -168,6 +168,20 @@ def test_bad_files_are_named_and_the_rest_imported(tmp_path, capsys):
     assert "train/cls_loss" not in rows[1][2] and rows[1][2]["train/box_loss"] == 1.1
 
 
+def test_every_line_of_a_long_training_is_read_back(tmp_path):
+    """MMDetection's 12-epoch schedule on COCO logs every 50 of ~88,000 iterations: ~1,760
+    lines, all read back (a multiplexer left at its defaults keeps 500 points per tag)."""
+    vis = tmp_path / "20260101_000000" / "vis_data"
+    vis.mkdir(parents=True)
+    (vis / "scalars.json").write_text("".join(
+        json.dumps({"loss": 3 / i, "loss_cls": 1 / i, "loss_bbox": 2 / i, "step": 50 * i}) + "\n"
+        for i in range(1, 1761)))
+    assert cli.main(["import", str(tmp_path)]) == cli.EXIT_CLEAN
+    b = read_all(str(tmp_path))[("20260101_000000/vis_data", "loss", "train")]
+    assert b.steps.tolist() == list(range(50, 50 * 1761, 50))
+    np.testing.assert_allclose(b.values["loss_bbox"], 2 / np.arange(1, 1761), rtol=1e-6)
+
+
 def test_wall_times_follow_time_across_a_resume():
     rows = [(1, 30.0, {}), (2, 60.0, {}), (3, 5.0, {}), (4, 40.0, {})]  # resumed after epoch 2
     walls = [wall for _, wall, _ in log_import._place_in_time(rows, 1000.0)]
