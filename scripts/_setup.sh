@@ -46,7 +46,7 @@ require_free_disk() {  # $1: directory, $2: GiB needed, $3: what for
 
 install_ultralytics_env() {
   # Ultralytics needs torchvision, which needs torch 2.14.1 (a CUDA build, from the machine's
-  # local wheel cache here): a separate virtualenv (5.1 GB; the main one is 3.3 GB and keeps torch 2.13).
+  # local wheel cache here): a separate virtualenv (5.1 GB; the main one, 3.5 GB with MMEngine, keeps torch 2.13).
   local uvenv="${DETLOSS_ULTRALYTICS_VENV:-$ROOT/.venv-ultralytics}"
   local upy="$uvenv/bin/python"
   if [ ! -x "$upy" ] || ! "$upy" -c "import torchvision, ultralytics" 2>/dev/null; then
